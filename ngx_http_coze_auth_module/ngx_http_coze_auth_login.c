@@ -1,0 +1,718 @@
+
+/*
+ * Copyright (C) ngx_http_coze_auth_module authors
+ *
+ * Endpoints: the OAuth callback (code exchange, users/me, session cookie),
+ * logout and userinfo; and the error page shared by all of them.
+ */
+
+
+#include "ngx_http_coze_auth_module.h"
+#include "ngx_http_coze_auth_proto.h"
+#include "ngx_http_coze_auth_util.h"
+
+
+static ngx_int_t ngx_http_coze_auth_arg(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
+static void ngx_http_coze_auth_token_done(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx);
+static void ngx_http_coze_auth_user_done(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx);
+static ngx_int_t ngx_http_coze_auth_call_failed(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx, const char *what);
+static ngx_int_t ngx_http_coze_auth_remote_error(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx, const char *what,
+    ngx_http_coze_auth_str_t *code, ngx_http_coze_auth_str_t *message,
+    ngx_http_coze_auth_str_t *logid);
+static ngx_int_t ngx_http_coze_auth_watch_client(ngx_http_request_t *r);
+static ngx_int_t ngx_http_coze_auth_send(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *type, ngx_buf_t *b);
+
+
+/* an unescaped query argument; NGX_DECLINED when absent */
+
+static ngx_int_t
+ngx_http_coze_auth_arg(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    size_t                    len;
+    ngx_http_coze_auth_str_t  raw;
+
+    if (r->args.len == 0
+        || ngx_http_coze_auth_query_arg(r->args.data, r->args.len, name, &raw)
+           != NGX_HTTP_COZE_AUTH_OK)
+    {
+        ngx_str_null(value);
+        return NGX_DECLINED;
+    }
+
+    value->data = ngx_pnalloc(r->pool, raw.len + 1);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = raw.len;
+
+    if (ngx_http_coze_auth_url_unescape(value->data, &len, raw.data, raw.len,
+                                        1)
+        != NGX_HTTP_COZE_AUTH_OK)
+    {
+        ngx_str_null(value);
+        return NGX_DECLINED;
+    }
+
+    value->len = len;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_coze_auth_callback_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                       rc;
+    ngx_str_t                       code, state, error, desc, empty, body;
+    ngx_str_t                       secret, *bearer;
+    ngx_http_coze_auth_str_t        out;
+    ngx_http_coze_auth_ctx_t       *ctx;
+    ngx_http_coze_auth_mem_t        mem;
+    ngx_http_coze_auth_loc_conf_t  *alcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
+
+    ctx = ngx_http_coze_auth_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_coze_auth_arg(r, "code", &code) == NGX_ERROR
+        || ngx_http_coze_auth_arg(r, "state", &state) == NGX_ERROR
+        || ngx_http_coze_auth_arg(r, "error", &error) == NGX_ERROR)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (code.data == NULL && state.data == NULL && error.data == NULL) {
+        /* no answer from Coze: this is a request to start a login */
+
+        if (ngx_http_coze_auth_arg(r, "return_to", &desc) == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (desc.len
+            && !ngx_http_coze_auth_return_path_valid(desc.data, desc.len))
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "coze auth: unsafe return_to ignored");
+            ngx_str_null(&desc);
+        }
+
+        return ngx_http_coze_auth_login_start(r, &desc);
+    }
+
+    if (ngx_http_coze_auth_session_load(r, ctx) == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_coze_auth_state_find(r, &state, &ctx->state,
+                                       &ctx->state_cookie);
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        if (ctx->has_session) {
+            /* a replayed or late callback of a finished login */
+            return ngx_http_coze_auth_redirect(r, (u_char *) "/", 1);
+        }
+
+        ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_LOGIN_FAILED);
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "coze auth: login failed: the state is unknown, "
+                      "expired or from another browser");
+
+        ngx_str_set(&desc, "This sign-in attempt has expired or was "
+                    "started in another browser. Please sign in again.");
+
+        return ngx_http_coze_auth_error_page(r, NGX_HTTP_BAD_REQUEST,
+                                             "invalid_state", &desc);
+    }
+
+    /* the flow is over whatever happens next */
+    ngx_str_null(&empty);
+
+    if (ngx_http_coze_auth_cookie_set(r, &ctx->state_cookie, &empty, 0)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (error.data) {
+        ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_LOGIN_FAILED);
+
+        if (ngx_http_coze_auth_arg(r, "error_description", &desc)
+            == NGX_ERROR)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "coze auth: login refused by Coze: error \"%V\"",
+                      &error);
+
+        ngx_str_set(&desc, "Sign-in with Coze was cancelled or refused. "
+                    "You can try again.");
+
+        return ngx_http_coze_auth_error_page(r, NGX_HTTP_FORBIDDEN,
+                                             "access_denied", &desc);
+    }
+
+    if (ctx->has_session) {
+        return ngx_http_coze_auth_redirect(r, ctx->state.return_to.data,
+                                           ctx->state.return_to.len);
+    }
+
+    if (code.len == 0) {
+        ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_LOGIN_FAILED);
+
+        ngx_str_set(&desc, "Coze sent no authorization code.");
+
+        return ngx_http_coze_auth_error_page(r, NGX_HTTP_BAD_REQUEST,
+                                             "invalid_request", &desc);
+    }
+
+    ngx_http_coze_auth_mem_init(&mem, r->pool);
+
+    if (ngx_http_coze_auth_code_request(&mem,
+                                    ngx_http_coze_auth_str(&alcf->client_id),
+                                    &ctx->state.redirect_uri,
+                                    ngx_http_coze_auth_str(&code),
+                                    &ctx->state.verifier, &out)
+        != NGX_HTTP_COZE_AUTH_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    body.len = out.len;
+    body.data = out.data;
+
+    /* web apps authenticate with the secret; PKCE apps send none */
+    if (alcf->client_type == NGX_HTTP_COZE_AUTH_WEB) {
+        secret = alcf->client_secret;
+        bearer = &secret;
+
+    } else {
+        bearer = NULL;
+    }
+
+    if (ngx_http_coze_auth_call(r, ctx, NGX_HTTP_COZE_AUTH_CALL_TOKEN,
+                                &alcf->token_url, &body, bearer,
+                                ngx_http_coze_auth_token_done)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_coze_auth_watch_client(r) != NGX_OK) {
+        ngx_http_coze_auth_curl_cancel(&ctx->xfer);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+/* a client that goes away finalizes the request, which cancels the call */
+
+static ngx_int_t
+ngx_http_coze_auth_watch_client(ngx_http_request_t *r)
+{
+    if (r->connection->read->ready) {
+        ngx_post_event(r->connection->read, &ngx_posted_events);
+
+    } else if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    r->read_event_handler = ngx_http_test_reading;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_coze_auth_token_done(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx)
+{
+    int                             rc;
+    ngx_str_t                       bearer;
+    ngx_http_coze_auth_mem_t        mem;
+    ngx_http_coze_auth_token_t      tok;
+    ngx_http_coze_auth_xfer_t      *x;
+    ngx_http_coze_auth_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
+
+    x = &ctx->xfer;
+
+    if (x->result != NGX_HTTP_COZE_AUTH_XFER_OK) {
+        ngx_http_finalize_request(r,
+            ngx_http_coze_auth_call_failed(r, ctx, "code exchange"));
+        return;
+    }
+
+    ngx_http_coze_auth_mem_init(&mem, r->pool);
+    ngx_memzero(&tok, sizeof(ngx_http_coze_auth_token_t));
+
+    rc = ngx_http_coze_auth_parse_token(&mem, (long) x->status,
+                                        x->response.data, x->response.len,
+                                        (int64_t) ngx_time(), &tok);
+
+    if (rc != NGX_HTTP_COZE_AUTH_OK) {
+        ngx_http_finalize_request(r,
+            ngx_http_coze_auth_remote_error(r, ctx, "code exchange",
+                                            rc == NGX_HTTP_COZE_AUTH_E_REMOTE
+                                            ? &tok.error_code : NULL,
+                                            &tok.error_message, &tok.logid));
+        return;
+    }
+
+    ctx->access_token.len = tok.access_token.len;
+    ctx->access_token.data = tok.access_token.data;
+    ctx->refresh_token.len = tok.refresh_token.len;
+    ctx->refresh_token.data = tok.refresh_token.data;
+    ctx->expires = tok.expires_at;
+
+    bearer = ctx->access_token;
+
+    if (ngx_http_coze_auth_call(r, ctx, NGX_HTTP_COZE_AUTH_CALL_USER,
+                                &alcf->userinfo_url, NULL, &bearer,
+                                ngx_http_coze_auth_user_done)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+}
+
+
+static void
+ngx_http_coze_auth_user_done(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx)
+{
+    int                          rc;
+    time_t                       now;
+    ngx_http_coze_auth_mem_t     mem;
+    ngx_http_coze_auth_user_t    user;
+    ngx_http_coze_auth_xfer_t   *x;
+    ngx_http_coze_auth_session_t  *s;
+
+    x = &ctx->xfer;
+
+    if (x->result != NGX_HTTP_COZE_AUTH_XFER_OK) {
+        ngx_http_finalize_request(r,
+            ngx_http_coze_auth_call_failed(r, ctx, "users/me"));
+        return;
+    }
+
+    ngx_http_coze_auth_mem_init(&mem, r->pool);
+    ngx_memzero(&user, sizeof(ngx_http_coze_auth_user_t));
+
+    rc = ngx_http_coze_auth_parse_user(&mem, (long) x->status,
+                                       x->response.data, x->response.len,
+                                       &user);
+
+    if (rc != NGX_HTTP_COZE_AUTH_OK) {
+        u_char                    buf[NGX_INT_T_LEN];
+        ngx_http_coze_auth_str_t  code;
+
+        code.data = buf;
+        code.len = ngx_sprintf(buf, "%l", user.code) - buf;
+
+        ngx_http_finalize_request(r,
+            ngx_http_coze_auth_remote_error(r, ctx, "users/me",
+                                            rc == NGX_HTTP_COZE_AUTH_E_REMOTE
+                                            ? &code : NULL,
+                                            &user.msg, &user.logid));
+        return;
+    }
+
+    now = ngx_time();
+    s = &ctx->session;
+
+    ngx_memzero(s, sizeof(ngx_http_coze_auth_session_t));
+
+    s->created = now;
+    s->last_seen = now;
+    s->expires = ctx->expires;
+    s->access_token.len = ctx->access_token.len;
+    s->access_token.data = ctx->access_token.data;
+    s->refresh_token.len = ctx->refresh_token.len;
+    s->refresh_token.data = ctx->refresh_token.data;
+    s->user_id = user.user_id;
+    s->user_name = user.user_name;
+    s->nick_name = user.nick_name;
+    s->avatar_url = user.avatar_url;
+
+    ctx->has_session = 1;
+    ctx->result = NGX_HTTP_COZE_AUTH_R_OK;
+
+    if (ngx_http_coze_auth_session_store(r, ctx) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_LOGIN_DONE);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "coze auth: user \"%*s\" signed in",
+                  user.user_id.len, user.user_id.data);
+
+    ngx_http_finalize_request(r,
+        ngx_http_coze_auth_redirect(r, ctx->state.return_to.data,
+                                    ctx->state.return_to.len));
+}
+
+
+static ngx_int_t
+ngx_http_coze_auth_call_failed(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx, const char *what)
+{
+    ngx_str_t    text;
+    ngx_uint_t   status;
+
+    ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_LOGIN_FAILED);
+    ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_CALL_ERRORS);
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "coze auth: login failed: %s: %s", what,
+                  ngx_http_coze_auth_xfer_result(ctx->xfer.result));
+
+    if (ctx->xfer.result == NGX_HTTP_COZE_AUTH_XFER_TIMEOUT) {
+        status = NGX_HTTP_GATEWAY_TIME_OUT;
+        ngx_str_set(&text, "Coze did not answer in time. Please try again.");
+
+    } else {
+        status = NGX_HTTP_BAD_GATEWAY;
+        ngx_str_set(&text, "Coze could not be reached. Please try again.");
+    }
+
+    return ngx_http_coze_auth_error_page(r, status, "coze_unavailable",
+                                         &text);
+}
+
+
+static ngx_int_t
+ngx_http_coze_auth_remote_error(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx, const char *what,
+    ngx_http_coze_auth_str_t *code, ngx_http_coze_auth_str_t *message,
+    ngx_http_coze_auth_str_t *logid)
+{
+    ngx_str_t  text, id;
+
+    ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_LOGIN_FAILED);
+    ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_CALL_ERRORS);
+
+    /* the header is authoritative, the body's detail.logid a fallback */
+    id = ctx->xfer.logid;
+
+    if (id.len == 0 && logid->len) {
+        id.len = logid->len;
+        id.data = logid->data;
+    }
+
+    if (code) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "coze auth: login failed: %s: HTTP %ui, Coze error "
+                      "\"%*s\" \"%*s\", logid \"%V\"", what,
+                      ctx->xfer.status, code->len, code->data,
+                      message->len, message->data, &id);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "coze auth: login failed: %s: HTTP %ui, invalid "
+                      "response from Coze, logid \"%V\"", what,
+                      ctx->xfer.status, &id);
+    }
+
+    ngx_str_set(&text, "Coze refused the sign-in. Please try again.");
+
+    return ngx_http_coze_auth_error_page(r, NGX_HTTP_BAD_GATEWAY,
+                                         "coze_error", &text);
+}
+
+
+static ngx_int_t
+ngx_http_coze_auth_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_buf_t *b)
+{
+    ngx_int_t         rc;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Cache-Control");
+    ngx_str_set(&h->value, "no-store");
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * A short page for browsers, JSON for API clients; never any token or
+ * Coze's raw answer.  Returns what the content handler should return.
+ */
+
+ngx_int_t
+ngx_http_coze_auth_error_page(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, ngx_str_t *text)
+{
+    u_char     *p;
+    size_t      len, clen;
+    ngx_buf_t  *b;
+    ngx_str_t   type;
+
+    clen = ngx_strlen(code);
+
+    if (ngx_http_coze_auth_is_api(r)) {
+        len = sizeof("{\"error\":\"\",\"message\":\"\"}\n") - 1 + clen
+              + ngx_http_coze_auth_json_escape(NULL, text->data, text->len);
+
+        b = ngx_create_temp_buf(r->pool, len);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = ngx_cpymem(b->last, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
+        p = ngx_cpymem(p, code, clen);
+        p = ngx_cpymem(p, "\",\"message\":\"", sizeof("\",\"message\":\"") - 1);
+        p += ngx_http_coze_auth_json_escape(p, text->data, text->len);
+        p = ngx_cpymem(p, "\"}\n", 3);
+        b->last = p;
+
+        ngx_str_set(&type, "application/json");
+
+        return ngx_http_coze_auth_send(r, status, &type, b);
+    }
+
+#define NGX_HTTP_COZE_AUTH_PAGE_HEAD                                         \
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"                  \
+    "<title>Sign-in failed</title></head>\n<body>\n"                         \
+    "<h1>Sign-in with Coze failed</h1>\n<p>"
+#define NGX_HTTP_COZE_AUTH_PAGE_TAIL                                         \
+    "</p>\n<p><a href=\"/\">Back to the home page</a></p>\n"                 \
+    "<p><small>error: "
+
+    len = sizeof(NGX_HTTP_COZE_AUTH_PAGE_HEAD) - 1
+          + ngx_http_coze_auth_html_escape(NULL, text->data, text->len)
+          + sizeof(NGX_HTTP_COZE_AUTH_PAGE_TAIL) - 1 + clen
+          + sizeof("</small></p>\n</body></html>\n") - 1;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(b->last, NGX_HTTP_COZE_AUTH_PAGE_HEAD,
+                   sizeof(NGX_HTTP_COZE_AUTH_PAGE_HEAD) - 1);
+    p += ngx_http_coze_auth_html_escape(p, text->data, text->len);
+    p = ngx_cpymem(p, NGX_HTTP_COZE_AUTH_PAGE_TAIL,
+                   sizeof(NGX_HTTP_COZE_AUTH_PAGE_TAIL) - 1);
+    p = ngx_cpymem(p, code, clen);
+    p = ngx_cpymem(p, "</small></p>\n</body></html>\n",
+                   sizeof("</small></p>\n</body></html>\n") - 1);
+    b->last = p;
+
+    ngx_str_set(&type, "text/html");
+
+    return ngx_http_coze_auth_send(r, status, &type, b);
+}
+
+
+ngx_int_t
+ngx_http_coze_auth_logout_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                       rc;
+    ngx_str_t                       empty, target;
+    ngx_http_coze_auth_loc_conf_t  *alcf;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
+
+    ngx_str_null(&empty);
+
+    if (ngx_http_coze_auth_cookie_set(r, &alcf->cookie->name, &empty, 0)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_coze_auth_arg(r, "return_to", &target) == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (target.len
+        && !ngx_http_coze_auth_return_path_valid(target.data, target.len))
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "coze auth: unsafe logout target ignored");
+        target.len = 0;
+    }
+
+    if (target.len == 0) {
+        target = alcf->logout_target;
+    }
+
+    if (target.len == 0) {
+        ngx_str_set(&target, "/");
+    }
+
+    return ngx_http_coze_auth_redirect(r, target.data, target.len);
+}
+
+
+ngx_int_t
+ngx_http_coze_auth_userinfo_handler(ngx_http_request_t *r)
+{
+    u_char                         *p;
+    size_t                          len;
+    ngx_int_t                       rc;
+    ngx_buf_t                      *b;
+    ngx_str_t                       type;
+    ngx_uint_t                      tokens;
+    ngx_http_coze_auth_ctx_t       *ctx;
+    ngx_http_coze_auth_session_t   *s;
+    ngx_http_coze_auth_loc_conf_t  *alcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
+
+    ctx = ngx_http_coze_auth_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_coze_auth_session_load(r, ctx);
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&type, "application/json");
+
+    if (!ctx->has_session) {
+        b = ngx_create_temp_buf(r->pool, sizeof("{\"authenticated\":false}"));
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->last = ngx_cpymem(b->last, "{\"authenticated\":false}\n",
+                             sizeof("{\"authenticated\":false}\n") - 1);
+
+        return ngx_http_coze_auth_send(r, NGX_HTTP_UNAUTHORIZED, &type, b);
+    }
+
+    s = &ctx->session;
+    tokens = alcf->userinfo_tokens;
+
+#define ngx_http_coze_auth_jlen(f)                                           \
+    ngx_http_coze_auth_json_escape(NULL, s->f.data, s->f.len)
+
+    len = sizeof("{\"authenticated\":true,\"user_id\":\"\",\"user_name\":\"\","
+                 "\"nick_name\":\"\",\"avatar_url\":\"\",\"expires_at\":,"
+                 "\"session_expires_at\":}\n") - 1
+          + 2 * NGX_INT64_LEN
+          + ngx_http_coze_auth_jlen(user_id)
+          + ngx_http_coze_auth_jlen(user_name)
+          + ngx_http_coze_auth_jlen(nick_name)
+          + ngx_http_coze_auth_jlen(avatar_url);
+
+    if (tokens) {
+        len += sizeof(",\"access_token\":\"\",\"refresh_token\":\"\"") - 1
+               + ngx_http_coze_auth_jlen(access_token)
+               + ngx_http_coze_auth_jlen(refresh_token);
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+#define ngx_http_coze_auth_jfield(name, f)                                   \
+    p = ngx_cpymem(p, name, sizeof(name) - 1);                               \
+    p += ngx_http_coze_auth_json_escape(p, s->f.data, s->f.len)
+
+    p = b->last;
+    ngx_http_coze_auth_jfield("{\"authenticated\":true,\"user_id\":\"",
+                              user_id);
+    ngx_http_coze_auth_jfield("\",\"user_name\":\"", user_name);
+    ngx_http_coze_auth_jfield("\",\"nick_name\":\"", nick_name);
+    ngx_http_coze_auth_jfield("\",\"avatar_url\":\"", avatar_url);
+
+    p = ngx_sprintf(p, "\",\"expires_at\":%L,\"session_expires_at\":%L",
+                    s->expires,
+                    (int64_t) (s->created + alcf->session_lifetime));
+
+    if (tokens) {
+        ngx_http_coze_auth_jfield(",\"access_token\":\"", access_token);
+        ngx_http_coze_auth_jfield("\",\"refresh_token\":\"", refresh_token);
+        *p++ = '"';
+    }
+
+#undef ngx_http_coze_auth_jfield
+#undef ngx_http_coze_auth_jlen
+
+    p = ngx_cpymem(p, "}\n", 2);
+    b->last = p;
+
+    return ngx_http_coze_auth_send(r, NGX_HTTP_OK, &type, b);
+}
