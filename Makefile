@@ -27,7 +27,8 @@ DEPS_BUILD   := build-essential nginx nginx-dev libcurl4-openssl-dev \
                 libjansson-dev libssl-dev
 DEPS_TEST    := python3 python3-cryptography perl curl clang
 
-.PHONY: all module static deps unit test test-t fuzz fuzz-short clean style
+.PHONY: all module static deps unit test test-t fuzz fuzz-short clean style \
+        demo
 
 all: module
 
@@ -135,3 +136,9 @@ style:
 
 clean:
 	rm -rf $(BUILD) t/servroot*
+
+# the quickstart demo on http://127.0.0.1:8080 (mock Coze unless
+# COZE_OAUTH_CONFIG names a downloaded app config); Ctrl-C stops it
+demo: deps
+	$(MAKE) module
+	demo/run.sh

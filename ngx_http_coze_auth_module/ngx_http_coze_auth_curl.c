@@ -128,8 +128,8 @@ ngx_http_coze_auth_curl_check_async_dns(ngx_log_t *log)
 ngx_http_coze_auth_curl_t *
 ngx_http_coze_auth_curl_create(ngx_cycle_t *cycle)
 {
-    CURLMcode                   mc;
     CURLcode                    rc;
+    CURLMcode                   mc;
     ngx_http_coze_auth_curl_t  *drv;
 
     if (ngx_http_coze_auth_curl_check_async_dns(cycle->log) != NGX_OK) {
@@ -298,10 +298,11 @@ ngx_http_coze_auth_curl_start(ngx_http_coze_auth_curl_t *drv,
     ngx_str_null(&x->error);
     x->elapsed = 0;
 
-    if (x->active) {
+    if (x->active || x->done == NULL) {
         ngx_log_error(NGX_LOG_ALERT, x->log, 0,
-                      "coze auth curl: transfer already started");
-        ngx_str_set(&x->error, "transfer already started");
+                      "coze auth curl: transfer already started or "
+                      "without done()");
+        ngx_str_set(&x->error, "invalid transfer");
         return NGX_ERROR;
     }
 
@@ -406,9 +407,9 @@ static ngx_int_t
 ngx_http_coze_auth_curl_setup(ngx_http_coze_auth_xfer_t *x, CURL *easy,
     const char **failed)
 {
-    long        timeout, connect;
-    u_char     *p;
-    CURLcode    rc;
+    long       timeout, connect;
+    u_char    *p;
+    CURLcode   rc;
 
 #define ngx_http_coze_auth_curl_set(option, value)                           \
     rc = curl_easy_setopt(easy, option, value);                              \
@@ -431,9 +432,10 @@ ngx_http_coze_auth_curl_setup(ngx_http_coze_auth_xfer_t *x, CURL *easy,
     /*
      * Without it, removing a handle while the threaded resolver still runs
      * waits for getaddrinfo() to return (Curl_resolver_kill), blocking the
-     * worker; with it the resolver thread is detached instead.
+     * worker; with it the resolver thread is detached instead.  Not
+     * fatal if the runtime library is older than the headers.
      */
-    ngx_http_coze_auth_curl_set(CURLOPT_QUICK_EXIT, 1L);
+    (void) curl_easy_setopt(easy, CURLOPT_QUICK_EXIT, 1L);
 #endif
 
 #if (LIBCURL_VERSION_NUM >= 0x075500)
@@ -771,7 +773,7 @@ ngx_http_coze_auth_curl_sock_failed(ngx_http_coze_auth_curl_t *drv,
         return;
     }
 
-    ngx_log_error(NGX_LOG_ALERT, x->log, 0,
+    ngx_log_error(NGX_LOG_ERR, x->log, 0,
                   "coze auth curl: cannot watch the socket of a transfer");
 
     x->sock_failed = 1;
@@ -940,8 +942,8 @@ ngx_http_coze_auth_curl_sweep_handler(ngx_event_t *ev)
 {
     ngx_queue_t                *q;
     ngx_connection_t           *dummy;
-    ngx_http_coze_auth_xfer_t  *x;
     ngx_http_coze_auth_curl_t  *drv;
+    ngx_http_coze_auth_xfer_t  *x;
 
     dummy = ev->data;
     drv = dummy->data;
@@ -1016,9 +1018,9 @@ ngx_http_coze_auth_curl_process(ngx_http_coze_auth_curl_t *drv)
 static void
 ngx_http_coze_auth_curl_finish(ngx_http_coze_auth_xfer_t *x, CURLcode code)
 {
+    CURL    *easy;
     long     status;
     size_t   len;
-    CURL    *easy;
 
     easy = x->easy;
 
@@ -1240,7 +1242,7 @@ ngx_http_coze_auth_curl_header_value(ngx_http_coze_auth_xfer_t *x, u_char *p,
     }
 
     v = ngx_pnalloc(x->pool, len);
-    if (v == NULL && len) {
+    if (v == NULL) {
         x->no_memory = 1;
         return NGX_ERROR;
     }

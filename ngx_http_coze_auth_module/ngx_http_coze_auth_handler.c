@@ -97,6 +97,13 @@ ngx_http_coze_auth_access_handler(ngx_http_request_t *r)
     ctx->access_token.len = ctx->session.access_token.len;
     ctx->access_token.data = ctx->session.access_token.data;
 
+    /* POST to the userinfo endpoint refreshes now (the demo's button) */
+    if (alcf->endpoint == NGX_HTTP_COZE_AUTH_EP_USERINFO
+        && r->method == NGX_HTTP_POST && !ctx->refreshed)
+    {
+        ctx->force_refresh = 1;
+    }
+
     rc = ngx_http_coze_auth_refresh(r, ctx);
 
     if (rc == NGX_AGAIN) {
@@ -131,8 +138,7 @@ authenticated:
 
 suspend:
 
-    /* resumed by ngx_http_coze_auth_access_resume() */
-    ctx->handler = ngx_http_coze_auth_access_resume;
+    /* the step's handler resumes with ngx_http_coze_auth_resume_phases() */
     r->write_event_handler = ngx_http_coze_auth_wait_handler;
 
     /* a client that goes away ends the request, and so the call */

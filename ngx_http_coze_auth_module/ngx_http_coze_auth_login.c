@@ -27,6 +27,46 @@ static ngx_int_t ngx_http_coze_auth_remote_error(ngx_http_request_t *r,
 static ngx_int_t ngx_http_coze_auth_watch_client(ngx_http_request_t *r);
 static ngx_int_t ngx_http_coze_auth_send(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *type, ngx_buf_t *b);
+static void ngx_http_coze_auth_redact_code(ngx_http_request_t *r,
+    ngx_str_t *code);
+
+
+/*
+ * The authorization code is a credential: hide it from the request line
+ * that error-log context and the access log ($request) print from now on.
+ */
+
+static void
+ngx_http_coze_auth_redact_code(ngx_http_request_t *r, ngx_str_t *code)
+{
+    u_char  *p, *q, *end, *line;
+
+    if (code->len == 0 || r->request_line.len == 0) {
+        return;
+    }
+
+    line = ngx_pnalloc(r->pool, r->request_line.len);
+    if (line == NULL) {
+        return;
+    }
+
+    ngx_memcpy(line, r->request_line.data, r->request_line.len);
+    end = line + r->request_line.len;
+
+    for (p = line + 1; p + 5 < end; p++) {
+        if ((p[-1] != '?' && p[-1] != '&')
+            || ngx_strncmp(p, "code=", 5) != 0)
+        {
+            continue;
+        }
+
+        for (q = p + 5; q < end && *q != '&' && *q != ' '; q++) {
+            *q = 'x';
+        }
+    }
+
+    r->request_line.data = line;
+}
 
 
 /* an unescaped query argument; NGX_DECLINED when absent */
@@ -100,6 +140,8 @@ ngx_http_coze_auth_callback_handler(ngx_http_request_t *r)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_http_coze_auth_redact_code(r, &code);
 
     if (code.data == NULL && state.data == NULL && error.data == NULL) {
         /* no answer from Coze: this is a request to start a login */
@@ -626,7 +668,8 @@ ngx_http_coze_auth_userinfo_handler(ngx_http_request_t *r)
     ngx_http_coze_auth_session_t   *s;
     ngx_http_coze_auth_loc_conf_t  *alcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+    /* POST: the access phase refreshed the tokens first */
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
         return NGX_HTTP_NOT_ALLOWED;
     }
 

@@ -208,6 +208,8 @@ struct ngx_http_coze_auth_ctx_s {
     unsigned                        reseal:1;
     unsigned                        done:1;
     unsigned                        waiting:1;
+    unsigned                        force_refresh:1;
+    unsigned                        refreshed:1;
     ngx_uint_t                      result;
 
     /* waiting for another request's refresh or token */

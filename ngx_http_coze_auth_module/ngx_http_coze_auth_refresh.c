@@ -44,7 +44,9 @@ ngx_http_coze_auth_refresh(ngx_http_request_t *r,
     now = ngx_time();
     s = &ctx->session;
 
-    if (s->expires - alcf->refresh_ahead > now) {
+    if (ctx->refreshed
+        || (s->expires - alcf->refresh_ahead > now && !ctx->force_refresh))
+    {
         return NGX_OK;
     }
 
@@ -161,6 +163,7 @@ ngx_http_coze_auth_refresh_shared(ngx_http_request_t *r,
     ctx->access_token.len = s->access_token.len;
     ctx->access_token.data = s->access_token.data;
     ctx->reseal = 1;
+    ctx->refreshed = 1;
     ctx->result = NGX_HTTP_COZE_AUTH_R_REFRESHED;
 
     ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_REFRESH_SHARED);
@@ -326,6 +329,7 @@ ngx_http_coze_auth_refresh_done(ngx_http_request_t *r,
     ctx->access_token.len = s->access_token.len;
     ctx->access_token.data = s->access_token.data;
     ctx->reseal = 1;
+    ctx->refreshed = 1;
     ctx->result = NGX_HTTP_COZE_AUTH_R_REFRESHED;
 
     ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_REFRESH_DONE);

@@ -19,10 +19,33 @@
 #   coze_oauth_config_{web,pkce,jwt}.json   app configs as downloaded from the
 #                            console; bases are http://127.0.0.1:__MOCK_PORT__
 #   web_client_secret.txt, pat_token.txt, sat_token.txt   single-value files
+#
+#   ./gen.sh          everything (new keys, secrets, client ids)
+#   ./gen.sh certs    only re-sign server.pem and wronghost.pem with the
+#                     existing CA and leaf keys (keeps every other file)
 set -eu
 cd "$(dirname "$0")"
 DAYS=3650
 umask 022
+
+# server.pem: IP SAN for libcurl/browsers, and the same string as a DNS SAN
+# because nginx's proxy_ssl_verify (X509_check_host) ignores IP SANs.
+SERVER_SAN="IP:127.0.0.1,DNS:localhost,DNS:127.0.0.1"
+leaf() { # name cn san: (re)sign $name.pem with ca.pem, creating $name.key if missing
+  [ -f "$1.key" ] || openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1.key"
+  openssl req -new -key "$1.key" -out "$1.csr" -subj "/CN=$2"
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=%s\n' "$3" > "$1.ext"
+  openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial \
+    -days $DAYS -sha256 -extfile "$1.ext" -out "$1.pem"
+  rm -f "$1.csr" "$1.ext" ca.srl
+}
+if [ "${1:-}" = certs ]; then
+  leaf server localhost "$SERVER_SAN"
+  leaf wronghost wrong.example.test "DNS:wrong.example.test"
+  chmod 644 ./*.pem ./*.key
+  exit 0
+fi
+rm -f server.key wronghost.key
 
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out jwt_private.pem
 openssl pkey -in jwt_private.pem -traditional -out jwt_private_pkcs1.pem 2>/dev/null \
@@ -50,16 +73,8 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout other_ca.key -out other_ca.pem
   -addext "basicConstraints=critical,CA:TRUE" \
   -addext "keyUsage=critical,keyCertSign,cRLSign"
 
-leaf() { # name cn san
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$2"
-  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=%s\n' "$3" > "$1.ext"
-  openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial \
-    -days $DAYS -sha256 -extfile "$1.ext" -out "$1.pem"
-  rm -f "$1.csr" "$1.ext"
-}
-leaf server localhost "IP:127.0.0.1,DNS:localhost"
+leaf server localhost "$SERVER_SAN"
 leaf wronghost wrong.example.test "DNS:wrong.example.test"
-rm -f ca.srl
 
 # --- apps, configs, tokens ------------------------------------------------
 KID1="$KID1" KID2="$KID2" /usr/bin/python3 - <<'EOF'

@@ -25,7 +25,7 @@ Roles (one server plays all of them):
   app   any method under /__upstream/: echo of the request (the protected site)
   ctl   /__mock/...: control API and the browser driver (see the report / docs)
 
-Choices where the spec (t/../coze-oauth-spec.md) leaves things open; every one
+Choices where the shared spec (coze-oauth-spec.md) leaves things open; every one
 is documented here and most can be changed with POST /__mock/config:
   * Auth errors: JSON {"error_code","error_message","error"} (error == error_code),
     status 400, except invalid_client (401) and access_deny (403).  Every
@@ -1024,12 +1024,13 @@ def handle_users_me(mock, req, m):
                            "detail": {"logid": req.logid}})
 
 
-def echo_data(req):
+def echo_data(req, path_with_query=False):
     try:
         js = json.loads(req.body.decode("utf-8")) if req.body else None
     except (ValueError, UnicodeDecodeError):
         js = None
-    return {"method": req.method, "path": req.path, "uri": req.target,
+    return {"method": req.method, "path": req.target if path_with_query else req.path,
+            "uri": req.path, "request_uri": req.target,
             "query": req.query, "args": {k: v for k, v in urllib.parse.parse_qsl(
                 req.query, keep_blank_values=True)},
             "headers": req.header_dict(), "header_list": [list(h) for h in req.hlist],
@@ -1060,7 +1061,7 @@ def handle_openapi(mock, req, m):
 
 
 def handle_upstream(mock, req, m):
-    data = echo_data(req)
+    data = echo_data(req, path_with_query=True)
     args = data["args"]
     if args.get("__delay"):
         time.sleep(float(args["__delay"]))
@@ -1595,10 +1596,14 @@ class Resp:
         return self.body.decode("utf-8", "replace")
 
     def view(self):
+        defaults = dict(Browser.DEFAULT_HEADERS)
         d = {"method": self.method, "url": self.url, "status": self.status,
              "location": self.header("location"), "set_cookie": self.set_cookies(),
-             "headers": {k: v for k, v in self.headers if k.lower() != "set-cookie"},
-             "sent": self.sent, "ms": self.ms}
+             "headers": {k: v for k, v in self.headers
+                         if k.lower() not in ("set-cookie", "date", "server")},
+             "sent": {k: v for k, v in self.sent.items()
+                      if k != "Host" and defaults.get(k) != v},
+             "ms": self.ms}
         body = self.text()
         d["body"] = body if len(body) <= 2048 else body[:2048] + "...[%d bytes]" % len(self.body)
         if self.error:
@@ -1692,6 +1697,8 @@ class Browser:
 
     # -- variables --------------------------------------------------------------------
     def var(self, expr, ctx):
+        if expr == "now_ms":
+            return int(self.mock.now() * 1000)
         m = re.match(r"^now\s*([+-]\s*\d+)?$", expr)
         if m:
             return int(self.mock.now()) + int((m.group(1) or "0").replace(" ", ""))
@@ -1868,22 +1875,37 @@ class Browser:
             r.ms = int((time.time() - t0) * 1000)
         return r
 
+    def build_headers(self, step):
+        """{lower name: [(name, value)]}: defaults, then the step's headers,
+        given as an object (null removes a default) or a list of [name, value]
+        pairs (repeated names are sent repeatedly)."""
+        hdr = {k.lower(): [(k, v)] for k, v in self.DEFAULT_HEADERS}
+        given = step.get("headers") or {}
+        pairs = list(given.items()) if isinstance(given, dict) else [tuple(p) for p in given]
+        seen = set()
+        for k, v in pairs:
+            lk = k.lower()
+            if v is None:
+                hdr.pop(lk, None)
+                continue
+            if lk not in seen:
+                hdr[lk] = []
+                seen.add(lk)
+            hdr[lk].append((k, str(v)))
+        return hdr
+
     def request(self, step, ctx, sid):
         target = step.get("get") or step.get("url") or step.get("request")
         if not isinstance(target, str):
             raise ValueError("request step needs \"get\"")
         url = self.url_of(target)
         method = (step.get("method") or ("POST" if "body" in step else "GET")).upper()
-        hdr = dict((k.lower(), (k, v)) for k, v in self.DEFAULT_HEADERS)
+        hdr = self.build_headers(step)
         body = step.get("body")
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
-            hdr["content-type"] = ("Content-Type", "application/json")
-        for k, v in (step.get("headers") or {}).items():
-            if v is None:
-                hdr.pop(k.lower(), None)
-            else:
-                hdr[k.lower()] = (k, str(v))
+            if "content-type" not in hdr:
+                hdr["content-type"] = [("Content-Type", "application/json")]
         if isinstance(body, str):
             body = body.encode("utf-8")
         jar = self.jar(step.get("jar", "main"))
@@ -1892,7 +1914,7 @@ class Browser:
         max_hops = int(step.get("max_hops", 10))
         hops = []
         while True:
-            hs = list(hdr.values())
+            hs = [kv for lst in hdr.values() for kv in lst]
             if jar is not None and "cookie" not in hdr:
                 c = jar.header_for(url)
                 if c:
@@ -2301,18 +2323,18 @@ class Browser:
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
         body = (body or "").encode("utf-8")
-        hs = {"Host": sp.netloc, "User-Agent": self.DEFAULT_HEADERS[0][1],
-              "Accept": self.DEFAULT_HEADERS[1][1]}
-        hs.update(spec.get("headers") or {})
+        hdr = self.build_headers(spec)
+        hs = [("Host", sp.netloc)] if "host" not in hdr else []
+        hs += [kv for lst in hdr.values() for kv in lst]
         jar = self.jar(spec.get("jar", "main"))
-        if jar is not None:
+        if jar is not None and "cookie" not in hdr:
             c = jar.header_for(url)
             if c:
-                hs["Cookie"] = c
+                hs.append(("Cookie", c))
         if body or method in ("POST", "PUT"):
-            hs["Content-Length"] = str(len(body))
+            hs.append(("Content-Length", str(len(body))))
         raw = "%s %s HTTP/1.1\r\n" % (method, (sp.path or "/") + ("?" + sp.query if sp.query else ""))
-        raw += "".join("%s: %s\r\n" % kv for kv in hs.items() if kv[1] is not None) + "\r\n"
+        raw += "".join("%s: %s\r\n" % kv for kv in hs) + "\r\n"
         s = socket.create_connection((sp.hostname, sp.port or 80), timeout=10)
         if sp.scheme == "https":
             c = ssl.create_default_context()

@@ -73,6 +73,7 @@ our $ChildPid;          # nginx run in the foreground (valgrind mode)
 our $InSubprocess;
 our $PrevBlock;
 our $StderrFile;
+our $PrevConfig;
 
 our (@BlockPreprocessors, @EnvToNginx, @CleanupHandlers, @TestCleanupHandlers);
 
@@ -999,7 +1000,17 @@ sub run_test ($) {
         warn "WARNING: $name - '--- todo' is not supported by the bundled runner; running normally\n";
     }
 
+    if (!defined $config) {
+        # as upstream: a block without --- config talks to the nginx of the
+        # previous block, which is not restarted
+        if (!defined $PrevConfig) {
+            bail_out("$name - No '--- config' section specified and could not get previous one.");
+        }
+        goto REQUEST;
+    }
+
     # a fresh nginx (and server root, so a fresh error.log) for every block
+    $PrevConfig = $config;
     stop_nginx($name);
     setup_server_root(0);
 
@@ -1049,6 +1060,7 @@ sub run_test ($) {
 
     return unless start_nginx($block);
 
+  REQUEST:
     if ($block->init) {
         eval $block->init;
         bail_out("$name - init failed: $@") if $@;
