@@ -11,6 +11,7 @@
 
 
 static void ngx_http_coze_auth_call_done(ngx_http_coze_auth_xfer_t *x);
+static void ngx_http_coze_auth_deadline(ngx_event_t *ev);
 static void ngx_http_coze_auth_resume(ngx_event_t *ev);
 static void ngx_http_coze_auth_ctx_cleanup(void *data);
 static void ngx_http_coze_auth_wait_over(ngx_event_t *ev);
@@ -66,6 +67,10 @@ ngx_http_coze_auth_ctx_cleanup(void *data)
 
     if (ctx->resume.posted) {
         ngx_delete_posted_event(&ctx->resume);
+    }
+
+    if (ctx->deadline.timer_set) {
+        ngx_del_timer(&ctx->deadline);
     }
 
     ngx_http_coze_auth_unqueue(ctx);
@@ -183,8 +188,22 @@ ngx_http_coze_auth_call(ngx_http_request_t *r, ngx_http_coze_auth_ctx_t *ctx,
 
     if (ngx_http_coze_auth_curl_start(amcf->curl, x) != NGX_OK) {
         ctx->waiting = 0;
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "coze auth: cannot start a call to Coze: %V",
+                      &x->error);
         return NGX_ERROR;
     }
+
+    /*
+     * libcurl enforces the timeout; this backstop is not cancelable, so
+     * a worker that shuts down gracefully finishes the call first
+     */
+    ctx->deadline.handler = ngx_http_coze_auth_deadline;
+    ctx->deadline.data = ctx;
+    ctx->deadline.log = r->connection->log;
+    ctx->deadline.cancelable = 0;
+
+    ngx_add_timer(&ctx->deadline, x->timeout + 1000);
 
     ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_CALLS);
 
@@ -201,11 +220,30 @@ ngx_http_coze_auth_call_done(ngx_http_coze_auth_xfer_t *x)
 
     ctx->waiting = 0;
 
+    if (ctx->deadline.timer_set) {
+        ngx_del_timer(&ctx->deadline);
+    }
+
     ctx->resume.handler = ngx_http_coze_auth_resume;
     ctx->resume.data = ctx;
     ctx->resume.log = ctx->request->connection->log;
 
     ngx_post_event(&ctx->resume, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_coze_auth_deadline(ngx_event_t *ev)
+{
+    ngx_http_coze_auth_ctx_t  *ctx = ev->data;
+
+    ngx_http_coze_auth_curl_cancel(&ctx->xfer);
+
+    ctx->xfer.result = NGX_HTTP_COZE_AUTH_XFER_TIMEOUT;
+    ctx->xfer.status = 0;
+    ngx_str_set(&ctx->xfer.error, "deadline passed");
+
+    ngx_http_coze_auth_call_done(&ctx->xfer);
 }
 
 

@@ -33,6 +33,9 @@ typedef struct {
 } ngx_http_coze_auth_mem_t;
 
 
+#define NGX_HTTP_COZE_AUTH_VERSION    "0.1.0"
+
+
 #define NGX_HTTP_COZE_AUTH_OK          0
 #define NGX_HTTP_COZE_AUTH_ERROR      -1     /* malformed input / failure */
 #define NGX_HTTP_COZE_AUTH_E_FORMAT   -2     /* unknown version, short */

@@ -24,7 +24,8 @@
 #include <ngx_event.h>
 #include <curl/curl.h>
 
-#include "ngx_http_coze_auth_module.h"
+#include "ngx_http_coze_auth_core.h"
+#include "ngx_http_coze_auth_curl.h"
 
 
 #define NGX_HTTP_COZE_AUTH_CURL_TIMEOUT        10000

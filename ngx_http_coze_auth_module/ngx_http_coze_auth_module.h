@@ -22,8 +22,6 @@
 #include "ngx_http_coze_auth_curl.h"
 
 
-#define NGX_HTTP_COZE_AUTH_VERSION        "0.1.0"
-
 #define NGX_HTTP_COZE_AUTH_WEB            1
 #define NGX_HTTP_COZE_AUTH_PKCE           2
 #define NGX_HTTP_COZE_AUTH_JWT            3
@@ -227,6 +225,7 @@ struct ngx_http_coze_auth_ctx_s {
     /* asynchronous call to Coze */
     ngx_http_coze_auth_xfer_t       xfer;
     ngx_event_t                     resume;
+    ngx_event_t                     deadline;
     ngx_uint_t                      endpoint;
     ngx_http_coze_auth_step_pt      handler;
     ngx_int_t                       status;         /* final outcome */

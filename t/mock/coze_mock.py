@@ -59,6 +59,36 @@ is documented here and most can be changed with POST /__mock/config:
   * /__mock/reset clears tokens, codes, jtis, faults, logs, users and config
     added at run time and reloads the apps file; redirect URIs registered at
     run time (config or COZE_MOCK_REDIRECT_*) are kept.
+
+Extra redirect URIs at start: COZE_MOCK_REDIRECT_PORTS="1985 8080" (and
+TEST_NGINX_SERVER_PORT when set) registers http/https x 127.0.0.1/localhost x
+COZE_MOCK_REDIRECT_PATHS (default /oauth/callback) on every web/pkce app;
+COZE_MOCK_REDIRECT_URIS adds literal URIs.
+
+Control API (JSON in and out):
+  GET  /__mock/ping                      {"ok":true,"ports":{...}}
+  POST /__mock/reset
+  POST /__mock/config   {"access_ttl","refresh_ttl","code_ttl","token_type",
+        "refresh_error","revoke_on_code_reuse","revoke_access_on_refresh",
+        "jwt_skew","jwt_audiences","consent","clock_offset","device_*",
+        "stream_delay","redirect_uris":{app|client_id|"*":[uri]},
+        "users":{id:{user_name,nick_name,avatar_url}},"default_user",
+        "apps":{app:{"disabled","client_secret","client_secrets"}}}
+  GET  /__mock/config
+  POST /__mock/fault    {"endpoint":authorize|token|users_me|openapi|upstream|
+        device_code|device_activation|any, "grant_type", "path_re",
+        "kind":delay|status|malformed|truncated|reset|hang|wrong_content_type|huge,
+        "seconds","status","error_code","error_message","code","msg","body",
+        "content_type","headers","bytes","missing","process","count"(1; -1 = forever)}
+        or a list of those; {"clear":true} empties the queue.  GET /__mock/faults.
+  GET  /__mock/requests[?endpoint=&grant_type=&status=]   log since reset
+  GET  /__mock/counts     {"token":3,"token:refresh_token":1,...}
+  GET  /__mock/secrets    {"codes","access_tokens","refresh_tokens","jwts",
+        "client_secrets","verifiers","device_codes","static_tokens","all"}
+  POST /__mock/expire     {"access_token"|"token"|"refresh_token"|"code"|"user_id"
+        : value} or {"all":true[,"refresh":true]}
+  GET  /__mock/apps, /__mock/tokens    registry and live state
+  POST /__mock/browse     scripted browser; see class Browser and t/001-mock.t
 """
 
 import argparse
@@ -1656,6 +1686,45 @@ REQUEST_KEYS = {"get", "url", "method", "headers", "body", "jar", "follow", "tim
 
 
 class Browser:
+    """POST /__mock/browse {"base"?, "timeout"?, "vars"?, "steps": [...]}.
+
+    Base URL of the nginx under test: header X-Browse-Base or "base".  Reply:
+    "PASS <n> checks" | "FAIL <k> of <n> checks", one line per failure,
+    a blank line, then the JSON transcript.  Steps:
+      request  {"get": path|URL, "method", "headers": {..}|[[n,v],..] (null
+               drops a default), "body": str|JSON, "jar" ("main"; false = none),
+               "follow" (false), "max_hops" (10), "timeout" (10 s), "label",
+               "expect": {..}, "save": {var: "json.a.b"|"location_param.code"|
+               "header.X"|"set_cookie.N"|"status"|"location"|"body"}}
+      {"parallel": [[steps], ..], "expect": {"order": [labels], "first": label}}
+      {"repeat": N, "concurrency": M, "request": {step}, "expect_all": {.. plus
+               "requests", "distinct_bodies_max"}}
+      {"mock": "reset" | {"reset","config","fault"|"faults","expire"}}
+      {"cookie": {"jar", "name", "set": v | "op": flipbit|truncate|delete|append
+               | "copy_from_jar": jar, "pos", "length", "text"}}
+      {"abort": {"get", "method", "headers", "body", "jar", "after_ms", "rst"}}
+      {"wait_until": {"requests": {"endpoint", "grant_type", "count"}, "timeout"}}
+      {"jwt": {"key", "kid", "app" ("jwt"), "header", "claims" (defaults: iss,
+               aud 127.0.0.1:port, iat, exp now+600, jti; null removes),
+               "signature": "flip"|"none", "save_as" ("jwt")}}
+      {"set": {var: value}}   {"sleep": seconds}
+    expect: status (int|list), location_re, location_has_params,
+      location_lacks_params, location_params {n: re}, url_re, hops, header_re
+      {n: re}, no_header [n], body, body_re, body_not_re, set_cookie {name:
+      {present, deleted, attrs_re, attrs_not_re, value_re, max_len}}, json
+      {path: value | {re, not_re, exists, ne, type, gt, lt, len}}, requests
+      {"endpoint[:grant[:status]]": n | {min, max}}, jar {name: {present,
+      value_re}} (+ jar_name), time_min, time_max, error (true|regex; absent =
+      a transport error fails).
+    ${...} in any string: saved vars, now, now+N, now-N, now_ms, mock,
+      mock_http, mock_https, mock_port, base, default_user, pat, sat, rand,
+      rand:N, s256:X, urlenc:X, b64url:X, app.NAME.FIELD (client_id,
+      client_secret, kid, kid2, redirect_uri, ...), cookie.JAR.NAME,
+      last.status|location|body|json.PATH|header.N|location_param.N|
+      set_cookie.N (previous step's response).  A string that is exactly one
+      ${...} keeps the value's JSON type (numbers stay numbers).
+    """
+
     DEFAULT_HEADERS = [
         ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) coze-mock-browser/1.0"),
         ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
