@@ -65,6 +65,11 @@ ngx_http_coze_auth_ctx_cleanup(void *data)
 
     ngx_http_coze_auth_curl_cancel(&ctx->xfer);
 
+    if (ctx->in_flight) {
+        ctx->in_flight = 0;
+        ngx_http_coze_auth_stat_flight(ctx->amcf, -1);
+    }
+
     if (ctx->resume.posted) {
         ngx_delete_posted_event(&ctx->resume);
     }
@@ -205,7 +210,8 @@ ngx_http_coze_auth_call(ngx_http_request_t *r, ngx_http_coze_auth_ctx_t *ctx,
 
     ngx_add_timer(&ctx->deadline, x->timeout + 1000);
 
-    ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_CALLS);
+    ngx_http_coze_auth_stat_flight(ctx->amcf, 1);
+    ctx->in_flight = 1;
 
     return NGX_OK;
 }
@@ -222,6 +228,11 @@ ngx_http_coze_auth_call_done(ngx_http_coze_auth_xfer_t *x)
 
     if (ctx->deadline.timer_set) {
         ngx_del_timer(&ctx->deadline);
+    }
+
+    if (ctx->in_flight) {
+        ctx->in_flight = 0;
+        ngx_http_coze_auth_stat_flight(ctx->amcf, -1);
     }
 
     ctx->resume.handler = ngx_http_coze_auth_resume;
@@ -261,6 +272,7 @@ ngx_http_coze_auth_resume(ngx_event_t *ev)
     ngx_http_set_log_request(c->log, r);
 
     ngx_http_coze_auth_log_call(r, ctx);
+    ngx_http_coze_auth_stat_call(r, ctx->endpoint, &ctx->xfer);
 
     ctx->handler(r, ctx);
 
@@ -274,6 +286,8 @@ void
 ngx_http_coze_auth_log_call(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx)
 {
+    ngx_str_t                   id;
+    ngx_http_variable_value_t  *vv;
     ngx_http_coze_auth_xfer_t  *x;
     static const char          *names[] = {
         "token", "users/me", "refresh", "jwt token"
@@ -281,21 +295,32 @@ ngx_http_coze_auth_log_call(ngx_http_request_t *r,
 
     x = &ctx->xfer;
 
+    vv = ngx_http_get_indexed_variable(r, ctx->amcf->request_id);
+
+    if (vv == NULL || vv->not_found) {
+        ngx_str_null(&id);
+
+    } else {
+        id.len = vv->len;
+        id.data = vv->data;
+    }
+
     if (x->result == NGX_HTTP_COZE_AUTH_XFER_OK
         && x->status >= 200 && x->status < 300)
     {
-        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+        ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "coze auth: %s call: status %ui, %M ms, "
-                       "logid \"%V\"", names[ctx->endpoint], x->status,
-                       x->elapsed, &x->logid);
+                       "logid \"%V\", request_id %V", names[ctx->endpoint],
+                       x->status, x->elapsed, &x->logid, &id);
         return;
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "coze auth: %s call failed: status %ui, %M ms, %s%s%V, "
-                  "logid \"%V\"", names[ctx->endpoint], x->status,
-                  x->elapsed, ngx_http_coze_auth_xfer_result(x->result),
-                  x->error.len ? ": " : "", &x->error, &x->logid);
+                  "logid \"%V\", request_id %V", names[ctx->endpoint],
+                  x->status, x->elapsed,
+                  ngx_http_coze_auth_xfer_result(x->result),
+                  x->error.len ? ": " : "", &x->error, &x->logid, &id);
 }
 
 

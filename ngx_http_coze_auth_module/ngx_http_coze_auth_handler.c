@@ -317,13 +317,6 @@ ngx_http_coze_auth_unauthenticated(ngx_http_request_t *r,
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
 
-    if (ctx->result == NGX_HTTP_COZE_AUTH_R_INVALID) {
-        ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_SESSION_INVALID);
-
-    } else if (ctx->result == NGX_HTTP_COZE_AUTH_R_EXPIRED) {
-        ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_SESSION_EXPIRED);
-    }
-
     ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_UNAUTHENTICATED);
 
     ctx->has_session = 0;

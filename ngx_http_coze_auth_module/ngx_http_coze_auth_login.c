@@ -177,7 +177,8 @@ ngx_http_coze_auth_callback_handler(ngx_http_request_t *r)
             return ngx_http_coze_auth_redirect(r, (u_char *) "/", 1);
         }
 
-        ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_LOGIN_FAILED);
+        ngx_http_coze_auth_stat_inc(r,
+                                    NGX_HTTP_COZE_AUTH_ST_LOGIN_FAIL_STATE);
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "coze auth: login failed: the state is unknown, "
@@ -200,7 +201,8 @@ ngx_http_coze_auth_callback_handler(ngx_http_request_t *r)
     }
 
     if (error.data) {
-        ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_LOGIN_FAILED);
+        ngx_http_coze_auth_stat_inc(r,
+                                    NGX_HTTP_COZE_AUTH_ST_LOGIN_FAIL_DENIED);
 
         if (ngx_http_coze_auth_arg(r, "error_description", &desc)
             == NGX_ERROR)
@@ -225,7 +227,8 @@ ngx_http_coze_auth_callback_handler(ngx_http_request_t *r)
     }
 
     if (code.len == 0) {
-        ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_LOGIN_FAILED);
+        ngx_http_coze_auth_stat_inc(r,
+                                    NGX_HTTP_COZE_AUTH_ST_LOGIN_FAIL_TOKEN);
 
         ngx_str_set(&desc, "Coze sent no authorization code.");
 
@@ -435,8 +438,10 @@ ngx_http_coze_auth_call_failed(ngx_http_request_t *r,
     ngx_str_t    text;
     ngx_uint_t   status;
 
-    ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_LOGIN_FAILED);
-    ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_CALL_ERRORS);
+    ngx_http_coze_auth_stat_inc(r,
+                         ctx->endpoint == NGX_HTTP_COZE_AUTH_CALL_USER
+                         ? NGX_HTTP_COZE_AUTH_ST_LOGIN_FAIL_USER
+                         : NGX_HTTP_COZE_AUTH_ST_LOGIN_FAIL_TOKEN);
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "coze auth: login failed: %s: %s", what,
@@ -464,8 +469,10 @@ ngx_http_coze_auth_remote_error(ngx_http_request_t *r,
 {
     ngx_str_t  text, id;
 
-    ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_LOGIN_FAILED);
-    ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_CALL_ERRORS);
+    ngx_http_coze_auth_stat_inc(r,
+                         ctx->endpoint == NGX_HTTP_COZE_AUTH_CALL_USER
+                         ? NGX_HTTP_COZE_AUTH_ST_LOGIN_FAIL_USER
+                         : NGX_HTTP_COZE_AUTH_ST_LOGIN_FAIL_TOKEN);
 
     /* the header is authoritative, the body's detail.logid a fallback */
     id = ctx->xfer.logid;

@@ -324,6 +324,14 @@ ngx_http_coze_auth_postconfiguration(ngx_conf_t *cf)
 
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_coze_auth_module);
 
+    /* log lines about calls to Coze carry the request's $request_id */
+    ngx_str_set(&name, "request_id");
+
+    amcf->request_id = ngx_http_get_variable_index(cf, &name);
+    if (amcf->request_id == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
     if (amcf->used && amcf->shm_zone == NULL) {
         /* the built-in zone: counters, refresh and token coordination */
         ngx_str_set(&name, "coze_auth");

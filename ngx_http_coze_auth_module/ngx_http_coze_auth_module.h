@@ -65,20 +65,34 @@
 #define NGX_HTTP_COZE_AUTH_CALL_JWT       3
 
 /* counters (status.c) */
-#define NGX_HTTP_COZE_AUTH_ST_CALLS             0
-#define NGX_HTTP_COZE_AUTH_ST_LOGIN_STARTED     1
-#define NGX_HTTP_COZE_AUTH_ST_LOGIN_DONE        2
-#define NGX_HTTP_COZE_AUTH_ST_LOGIN_FAILED      3
-#define NGX_HTTP_COZE_AUTH_ST_REFRESH_DONE      4
-#define NGX_HTTP_COZE_AUTH_ST_REFRESH_FAILED    5
-#define NGX_HTTP_COZE_AUTH_ST_REFRESH_SHARED    6
-#define NGX_HTTP_COZE_AUTH_ST_JWT_MINTED        7
-#define NGX_HTTP_COZE_AUTH_ST_JWT_REUSED        8
-#define NGX_HTTP_COZE_AUTH_ST_SESSION_INVALID   9
-#define NGX_HTTP_COZE_AUTH_ST_SESSION_EXPIRED   10
-#define NGX_HTTP_COZE_AUTH_ST_UNAUTHENTICATED   11
-#define NGX_HTTP_COZE_AUTH_ST_CALL_ERRORS       12
-#define NGX_HTTP_COZE_AUTH_ST_N                 13
+#define NGX_HTTP_COZE_AUTH_ST_LOGIN_STARTED      0
+#define NGX_HTTP_COZE_AUTH_ST_LOGIN_DONE         1
+#define NGX_HTTP_COZE_AUTH_ST_LOGIN_FAIL_STATE   2
+#define NGX_HTTP_COZE_AUTH_ST_LOGIN_FAIL_DENIED  3
+#define NGX_HTTP_COZE_AUTH_ST_LOGIN_FAIL_TOKEN   4
+#define NGX_HTTP_COZE_AUTH_ST_LOGIN_FAIL_USER    5
+#define NGX_HTTP_COZE_AUTH_ST_REFRESH_DONE       6
+#define NGX_HTTP_COZE_AUTH_ST_REFRESH_SHARED     7
+#define NGX_HTTP_COZE_AUTH_ST_REFRESH_FAIL_DEAD  8
+#define NGX_HTTP_COZE_AUTH_ST_REFRESH_FAIL_TEMP  9
+#define NGX_HTTP_COZE_AUTH_ST_JWT_MINTED         10
+#define NGX_HTTP_COZE_AUTH_ST_JWT_REUSED         11
+#define NGX_HTTP_COZE_AUTH_ST_JWT_FAILED         12
+#define NGX_HTTP_COZE_AUTH_ST_SESSION_TAMPERED   13
+#define NGX_HTTP_COZE_AUTH_ST_SESSION_KEY        14
+#define NGX_HTTP_COZE_AUTH_ST_SESSION_EXPIRED    15
+#define NGX_HTTP_COZE_AUTH_ST_SESSION_IDLE       16
+#define NGX_HTTP_COZE_AUTH_ST_UNAUTHENTICATED    17
+#define NGX_HTTP_COZE_AUTH_ST_N                  18
+
+/* calls to Coze: outcome and latency histogram per endpoint */
+#define NGX_HTTP_COZE_AUTH_CALLS                 4
+#define NGX_HTTP_COZE_AUTH_OUT_OK                0  /* 2xx */
+#define NGX_HTTP_COZE_AUTH_OUT_ERROR             1  /* Coze said no */
+#define NGX_HTTP_COZE_AUTH_OUT_TIMEOUT           2
+#define NGX_HTTP_COZE_AUTH_OUT_NETWORK           3  /* connect, TLS, reset */
+#define NGX_HTTP_COZE_AUTH_OUTCOMES              4
+#define NGX_HTTP_COZE_AUTH_BUCKETS               11
 
 
 typedef struct {
@@ -100,6 +114,12 @@ typedef struct {
     ngx_rbtree_node_t               sentinel;
     ngx_queue_t                     lru;
     ngx_atomic_t                    counters[NGX_HTTP_COZE_AUTH_ST_N];
+    ngx_atomic_t                    calls[NGX_HTTP_COZE_AUTH_CALLS]
+                                         [NGX_HTTP_COZE_AUTH_OUTCOMES];
+    ngx_atomic_t                    latency[NGX_HTTP_COZE_AUTH_CALLS]
+                                           [NGX_HTTP_COZE_AUTH_BUCKETS + 1];
+    ngx_atomic_t                    latency_ms[NGX_HTTP_COZE_AUTH_CALLS];
+    ngx_atomic_t                    in_flight;
     ngx_atomic_t                    evictions;
     ngx_atomic_t                    records;
 } ngx_http_coze_auth_shctx_t;
@@ -111,6 +131,7 @@ typedef struct {
     ngx_flag_t                      random_used;
 
     ngx_flag_t                      used;
+    ngx_int_t                       request_id;     /* variable index */
     ngx_shm_zone_t                 *shm_zone;
     ngx_http_coze_auth_shctx_t     *sh;
     ngx_slab_pool_t                *shpool;
@@ -207,6 +228,7 @@ struct ngx_http_coze_auth_ctx_s {
     unsigned                        done:1;
     unsigned                        waiting:1;
     unsigned                        force_refresh:1;
+    unsigned                        in_flight:1;
     unsigned                        refreshed:1;
     ngx_uint_t                      result;
 
@@ -290,6 +312,10 @@ const char *ngx_http_coze_auth_xfer_result(ngx_uint_t result);
 
 /* status.c */
 void ngx_http_coze_auth_stat_inc(ngx_http_request_t *r, ngx_uint_t n);
+void ngx_http_coze_auth_stat_call(ngx_http_request_t *r, ngx_uint_t endpoint,
+    ngx_http_coze_auth_xfer_t *x);
+void ngx_http_coze_auth_stat_flight(ngx_http_coze_auth_main_conf_t *amcf,
+    ngx_int_t delta);
 
 /* handler.c */
 ngx_int_t ngx_http_coze_auth_access_handler(ngx_http_request_t *r);

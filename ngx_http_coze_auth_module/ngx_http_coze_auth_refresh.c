@@ -291,7 +291,8 @@ ngx_http_coze_auth_refresh_done(ngx_http_request_t *r,
 
     if (rc == NGX_HTTP_COZE_AUTH_E_REMOTE) {
         /* Coze refused the refresh token: the session is over */
-        ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_REFRESH_FAILED);
+        ngx_http_coze_auth_stat_inc(r,
+                                    NGX_HTTP_COZE_AUTH_ST_REFRESH_FAIL_DEAD);
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "coze auth: refresh refused, session ended: HTTP %ui, "
@@ -352,8 +353,7 @@ static void
 ngx_http_coze_auth_refresh_transient(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx)
 {
-    ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_REFRESH_FAILED);
-    ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_CALL_ERRORS);
+    ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_REFRESH_FAIL_TEMP);
 
     if (ctx->session.expires > ngx_time()) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,

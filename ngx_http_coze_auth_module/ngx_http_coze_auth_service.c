@@ -176,7 +176,7 @@ ngx_http_coze_auth_jwt_done(ngx_http_request_t *r,
                                           : NGX_HTTP_BAD_GATEWAY;
 
     if (x->result != NGX_HTTP_COZE_AUTH_XFER_OK) {
-        ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_CALL_ERRORS);
+        ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_JWT_FAILED);
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "coze auth: jwt token request failed: %s",
@@ -211,7 +211,7 @@ ngx_http_coze_auth_jwt_done(ngx_http_request_t *r,
             id.data = tok.logid.data;
         }
 
-        ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_CALL_ERRORS);
+        ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_JWT_FAILED);
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "coze auth: jwt token request refused: HTTP %ui, "

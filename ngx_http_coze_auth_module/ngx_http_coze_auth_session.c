@@ -316,6 +316,11 @@ ngx_http_coze_auth_session_load(ngx_http_request_t *r,
                       "(%s)", rc == NGX_HTTP_COZE_AUTH_E_KEY
                               ? "unknown key" : "tampered or malformed");
 
+        ngx_http_coze_auth_stat_inc(r,
+                                 rc == NGX_HTTP_COZE_AUTH_E_KEY
+                                 ? NGX_HTTP_COZE_AUTH_ST_SESSION_KEY
+                                 : NGX_HTTP_COZE_AUTH_ST_SESSION_TAMPERED);
+
         ctx->result = NGX_HTTP_COZE_AUTH_R_INVALID;
         return NGX_DECLINED;
     }
@@ -328,6 +333,11 @@ ngx_http_coze_auth_session_load(ngx_http_request_t *r,
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "coze auth: session lifetime or idle timeout over");
+
+        ngx_http_coze_auth_stat_inc(r,
+                    ctx->session.created + alcf->session_lifetime <= now
+                    ? NGX_HTTP_COZE_AUTH_ST_SESSION_EXPIRED
+                    : NGX_HTTP_COZE_AUTH_ST_SESSION_IDLE);
 
         ctx->result = NGX_HTTP_COZE_AUTH_R_EXPIRED;
         return NGX_DECLINED;

@@ -11,26 +11,69 @@
 
 
 typedef struct {
-    const char                     *name;
-    const char                     *help;
+    const char                     *metric;       /* coze_auth_<metric> */
+    const char                     *label;        /* name="value" or "" */
+    const char                     *json;         /* key in the JSON */
 } ngx_http_coze_auth_metric_t;
 
 
 /* indexed by NGX_HTTP_COZE_AUTH_ST_* */
 static ngx_http_coze_auth_metric_t  ngx_http_coze_auth_metrics[] = {
-    { "calls", "Calls made to Coze" },
-    { "logins_started", "Logins sent to Coze's authorize page" },
-    { "logins_completed", "Logins that ended with a session" },
-    { "logins_failed", "Logins that failed" },
-    { "refreshes", "Access tokens refreshed" },
-    { "refreshes_failed", "Refresh attempts that failed" },
-    { "refreshes_shared", "Requests served by another request's refresh" },
-    { "jwt_tokens_minted", "Service tokens obtained with a JWT" },
-    { "jwt_tokens_reused", "Requests served from the service token cache" },
-    { "sessions_invalid", "Session cookies rejected as invalid" },
-    { "sessions_expired", "Sessions past their lifetime or idle limit" },
-    { "unauthenticated", "Requests to protected locations without session" },
-    { "call_errors", "Calls to Coze that failed" }
+    { "logins_total", "result=\"started\"", "logins_started" },
+    { "logins_total", "result=\"completed\"", "logins_completed" },
+    { "login_failures_total", "reason=\"state\"", "login_failures_state" },
+    { "login_failures_total", "reason=\"denied\"", "login_failures_denied" },
+    { "login_failures_total", "reason=\"exchange\"",
+      "login_failures_exchange" },
+    { "login_failures_total", "reason=\"userinfo\"",
+      "login_failures_userinfo" },
+    { "refreshes_total", "result=\"refreshed\"", "refreshes" },
+    { "refreshes_total", "result=\"coalesced\"", "refreshes_coalesced" },
+    { "refresh_failures_total", "reason=\"refused\"",
+      "refresh_failures_refused" },
+    { "refresh_failures_total", "reason=\"transient\"",
+      "refresh_failures_transient" },
+    { "jwt_tokens_total", "result=\"minted\"", "jwt_tokens_minted" },
+    { "jwt_tokens_total", "result=\"reused\"", "jwt_tokens_reused" },
+    { "jwt_tokens_total", "result=\"failed\"", "jwt_tokens_failed" },
+    { "sessions_rejected_total", "reason=\"tampered\"",
+      "sessions_rejected_tampered" },
+    { "sessions_rejected_total", "reason=\"unknown_key\"",
+      "sessions_rejected_unknown_key" },
+    { "sessions_rejected_total", "reason=\"expired\"",
+      "sessions_rejected_expired" },
+    { "sessions_rejected_total", "reason=\"idle\"",
+      "sessions_rejected_idle" },
+    { "unauthenticated_total", "", "unauthenticated" }
+};
+
+
+static const char  *ngx_http_coze_auth_help[][2] = {
+    { "logins_total", "Logins started and completed" },
+    { "login_failures_total", "Logins that failed, by reason" },
+    { "refreshes_total", "Access token refreshes: made, or taken from a "
+      "concurrent request" },
+    { "refresh_failures_total", "Refreshes that failed, by reason" },
+    { "jwt_tokens_total", "Service tokens minted, reused from the cache, or "
+      "failed" },
+    { "sessions_rejected_total", "Session cookies rejected, by reason" },
+    { "unauthenticated_total", "Requests to protected locations without a "
+      "usable session" },
+    { NULL, NULL }
+};
+
+
+static const char  *ngx_http_coze_auth_endpoints[] = {
+    "token", "userinfo", "refresh", "jwt"
+};
+
+static const char  *ngx_http_coze_auth_outcomes[] = {
+    "ok", "error", "timeout", "network"
+};
+
+/* upper bounds of the latency buckets, in milliseconds */
+static ngx_msec_t  ngx_http_coze_auth_bounds[] = {
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000
 };
 
 
@@ -88,6 +131,58 @@ ngx_http_coze_auth_stat_inc(ngx_http_request_t *r, ngx_uint_t n)
 }
 
 
+void
+ngx_http_coze_auth_stat_flight(ngx_http_coze_auth_main_conf_t *amcf,
+    ngx_int_t delta)
+{
+    if (amcf->sh) {
+        (void) ngx_atomic_fetch_add(&amcf->sh->in_flight, delta);
+    }
+}
+
+
+void
+ngx_http_coze_auth_stat_call(ngx_http_request_t *r, ngx_uint_t endpoint,
+    ngx_http_coze_auth_xfer_t *x)
+{
+    ngx_uint_t                       outcome, b;
+    ngx_http_coze_auth_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_coze_auth_module);
+
+    if (amcf->sh == NULL || endpoint >= NGX_HTTP_COZE_AUTH_CALLS) {
+        return;
+    }
+
+    switch (x->result) {
+
+    case NGX_HTTP_COZE_AUTH_XFER_OK:
+        outcome = (x->status >= 200 && x->status < 300)
+                  ? NGX_HTTP_COZE_AUTH_OUT_OK : NGX_HTTP_COZE_AUTH_OUT_ERROR;
+        break;
+
+    case NGX_HTTP_COZE_AUTH_XFER_TIMEOUT:
+        outcome = NGX_HTTP_COZE_AUTH_OUT_TIMEOUT;
+        break;
+
+    default:
+        outcome = NGX_HTTP_COZE_AUTH_OUT_NETWORK;
+    }
+
+    (void) ngx_atomic_fetch_add(&amcf->sh->calls[endpoint][outcome], 1);
+
+    for (b = 0; b < NGX_HTTP_COZE_AUTH_BUCKETS; b++) {
+        if (x->elapsed <= ngx_http_coze_auth_bounds[b]) {
+            break;
+        }
+    }
+
+    (void) ngx_atomic_fetch_add(&amcf->sh->latency[endpoint][b], 1);
+    (void) ngx_atomic_fetch_add(&amcf->sh->latency_ms[endpoint],
+                                x->elapsed);
+}
+
+
 static ngx_int_t
 ngx_http_coze_auth_want_prometheus(ngx_http_request_t *r)
 {
@@ -132,16 +227,146 @@ ngx_http_coze_auth_want_prometheus(ngx_http_request_t *r)
 }
 
 
+static u_char *
+ngx_http_coze_auth_prometheus(u_char *p, ngx_http_coze_auth_shctx_t *sh)
+{
+    ngx_uint_t          i, e, o, b;
+    ngx_atomic_uint_t   cum;
+
+    for (i = 0; ngx_http_coze_auth_help[i][0]; i++) {
+        p = ngx_sprintf(p, "# HELP coze_auth_%s %s\n"
+                        "# TYPE coze_auth_%s counter\n",
+                        ngx_http_coze_auth_help[i][0],
+                        ngx_http_coze_auth_help[i][1],
+                        ngx_http_coze_auth_help[i][0]);
+
+        for (e = 0; e < NGX_HTTP_COZE_AUTH_ST_N; e++) {
+            if (ngx_strcmp(ngx_http_coze_auth_metrics[e].metric,
+                           ngx_http_coze_auth_help[i][0])
+                != 0)
+            {
+                continue;
+            }
+
+            p = ngx_sprintf(p, "coze_auth_%s%s%s%s %uA\n",
+                            ngx_http_coze_auth_metrics[e].metric,
+                            ngx_http_coze_auth_metrics[e].label[0] ? "{" : "",
+                            ngx_http_coze_auth_metrics[e].label,
+                            ngx_http_coze_auth_metrics[e].label[0] ? "}" : "",
+                            sh->counters[e]);
+        }
+    }
+
+    p = ngx_sprintf(p, "# HELP coze_auth_calls_total Calls to Coze by "
+                    "endpoint and outcome\n"
+                    "# TYPE coze_auth_calls_total counter\n");
+
+    for (e = 0; e < NGX_HTTP_COZE_AUTH_CALLS; e++) {
+        for (o = 0; o < NGX_HTTP_COZE_AUTH_OUTCOMES; o++) {
+            p = ngx_sprintf(p, "coze_auth_calls_total{endpoint=\"%s\","
+                            "outcome=\"%s\"} %uA\n",
+                            ngx_http_coze_auth_endpoints[e],
+                            ngx_http_coze_auth_outcomes[o], sh->calls[e][o]);
+        }
+    }
+
+    p = ngx_sprintf(p, "# HELP coze_auth_call_duration_seconds Latency of "
+                    "calls to Coze\n"
+                    "# TYPE coze_auth_call_duration_seconds histogram\n");
+
+    for (e = 0; e < NGX_HTTP_COZE_AUTH_CALLS; e++) {
+        cum = 0;
+
+        for (b = 0; b < NGX_HTTP_COZE_AUTH_BUCKETS; b++) {
+            cum += sh->latency[e][b];
+            p = ngx_sprintf(p, "coze_auth_call_duration_seconds_bucket{"
+                            "endpoint=\"%s\",le=\"%ui.%03ui\"} %uA\n",
+                            ngx_http_coze_auth_endpoints[e],
+                            ngx_http_coze_auth_bounds[b] / 1000,
+                            ngx_http_coze_auth_bounds[b] % 1000, cum);
+        }
+
+        cum += sh->latency[e][NGX_HTTP_COZE_AUTH_BUCKETS];
+
+        p = ngx_sprintf(p, "coze_auth_call_duration_seconds_bucket{"
+                        "endpoint=\"%s\",le=\"+Inf\"} %uA\n"
+                        "coze_auth_call_duration_seconds_sum{"
+                        "endpoint=\"%s\"} %uA.%03uA\n"
+                        "coze_auth_call_duration_seconds_count{"
+                        "endpoint=\"%s\"} %uA\n",
+                        ngx_http_coze_auth_endpoints[e], cum,
+                        ngx_http_coze_auth_endpoints[e],
+                        sh->latency_ms[e] / 1000, sh->latency_ms[e] % 1000,
+                        ngx_http_coze_auth_endpoints[e], cum);
+    }
+
+    return ngx_sprintf(p, "# HELP coze_auth_in_flight Calls to Coze in "
+                       "flight\n"
+                       "# TYPE coze_auth_in_flight gauge\n"
+                       "coze_auth_in_flight %uA\n"
+                       "# HELP coze_auth_zone_records Records in the shared "
+                       "zone\n"
+                       "# TYPE coze_auth_zone_records gauge\n"
+                       "coze_auth_zone_records %uA\n"
+                       "# HELP coze_auth_zone_evictions_total Records "
+                       "evicted because the zone was full\n"
+                       "# TYPE coze_auth_zone_evictions_total counter\n"
+                       "coze_auth_zone_evictions_total %uA\n",
+                       sh->in_flight, sh->records, sh->evictions);
+}
+
+
+static u_char *
+ngx_http_coze_auth_json(u_char *p, ngx_http_coze_auth_shctx_t *sh)
+{
+    ngx_uint_t          i, e, o, b;
+    ngx_atomic_uint_t   cum;
+
+    *p++ = '{';
+
+    for (i = 0; i < NGX_HTTP_COZE_AUTH_ST_N; i++) {
+        p = ngx_sprintf(p, "\"%s\":%uA,", ngx_http_coze_auth_metrics[i].json,
+                        sh->counters[i]);
+    }
+
+    p = ngx_cpymem(p, "\"calls\":{", sizeof("\"calls\":{") - 1);
+
+    for (e = 0; e < NGX_HTTP_COZE_AUTH_CALLS; e++) {
+        p = ngx_sprintf(p, "%s\"%s\":{", e ? "," : "",
+                        ngx_http_coze_auth_endpoints[e]);
+
+        for (o = 0; o < NGX_HTTP_COZE_AUTH_OUTCOMES; o++) {
+            p = ngx_sprintf(p, "\"%s\":%uA,", ngx_http_coze_auth_outcomes[o],
+                            sh->calls[e][o]);
+        }
+
+        p = ngx_sprintf(p, "\"latency_ms_sum\":%uA,\"latency_buckets\":{",
+                        sh->latency_ms[e]);
+
+        cum = 0;
+
+        for (b = 0; b < NGX_HTTP_COZE_AUTH_BUCKETS; b++) {
+            cum += sh->latency[e][b];
+            p = ngx_sprintf(p, "\"%M\":%uA,", ngx_http_coze_auth_bounds[b],
+                            cum);
+        }
+
+        cum += sh->latency[e][NGX_HTTP_COZE_AUTH_BUCKETS];
+        p = ngx_sprintf(p, "\"+Inf\":%uA}}", cum);
+    }
+
+    return ngx_sprintf(p, "},\"in_flight\":%uA,\"zone_records\":%uA,"
+                       "\"zone_evictions\":%uA}\n",
+                       sh->in_flight, sh->records, sh->evictions);
+}
+
+
 ngx_int_t
 ngx_http_coze_auth_status_handler(ngx_http_request_t *r)
 {
-    u_char                          *p;
-    size_t                           len;
-    ngx_int_t                        rc, prom;
+    ngx_int_t                        rc;
     ngx_buf_t                       *b;
-    ngx_uint_t                       i, in_flight;
     ngx_chain_t                      out;
-    ngx_atomic_uint_t                v;
     ngx_http_coze_auth_main_conf_t  *amcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -159,75 +384,26 @@ ngx_http_coze_auth_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    prom = ngx_http_coze_auth_want_prometheus(r);
-    in_flight = amcf->curl ? ngx_http_coze_auth_curl_in_flight(amcf->curl)
-                           : 0;
-
-    len = 512;
-
-    for (i = 0; i < NGX_HTTP_COZE_AUTH_ST_N; i++) {
-        len += 2 * ngx_strlen(ngx_http_coze_auth_metrics[i].name)
-               + ngx_strlen(ngx_http_coze_auth_metrics[i].help)
-               + NGX_ATOMIC_T_LEN + 64;
-    }
-
-    b = ngx_create_temp_buf(r->pool, len);
+    b = ngx_create_temp_buf(r->pool, 16384);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = b->last;
-
-    if (prom) {
-        for (i = 0; i < NGX_HTTP_COZE_AUTH_ST_N; i++) {
-            v = amcf->sh->counters[i];
-            p = ngx_sprintf(p, "# HELP coze_auth_%s_total %s\n"
-                            "# TYPE coze_auth_%s_total counter\n"
-                            "coze_auth_%s_total %uA\n",
-                            ngx_http_coze_auth_metrics[i].name,
-                            ngx_http_coze_auth_metrics[i].help,
-                            ngx_http_coze_auth_metrics[i].name,
-                            ngx_http_coze_auth_metrics[i].name, v);
-        }
-
-        p = ngx_sprintf(p, "# HELP coze_auth_zone_evictions_total Records "
-                        "evicted from the shared zone\n"
-                        "# TYPE coze_auth_zone_evictions_total counter\n"
-                        "coze_auth_zone_evictions_total %uA\n"
-                        "# HELP coze_auth_zone_records Records in the "
-                        "shared zone\n"
-                        "# TYPE coze_auth_zone_records gauge\n"
-                        "coze_auth_zone_records %uA\n"
-                        "# HELP coze_auth_in_flight Calls to Coze in flight "
-                        "in the worker that answered\n"
-                        "# TYPE coze_auth_in_flight gauge\n"
-                        "coze_auth_in_flight %ui\n",
-                        amcf->sh->evictions, amcf->sh->records, in_flight);
-
+    if (ngx_http_coze_auth_want_prometheus(r)) {
+        b->last = ngx_http_coze_auth_prometheus(b->last, amcf->sh);
         ngx_str_set(&r->headers_out.content_type,
-                    "text/plain; version=0.0.4");
+                    "text/plain; version=0.0.4; charset=utf-8");
 
     } else {
-        *p++ = '{';
-
-        for (i = 0; i < NGX_HTTP_COZE_AUTH_ST_N; i++) {
-            v = amcf->sh->counters[i];
-            p = ngx_sprintf(p, "\"%s\":%uA,",
-                            ngx_http_coze_auth_metrics[i].name, v);
-        }
-
-        p = ngx_sprintf(p, "\"zone_evictions\":%uA,\"zone_records\":%uA,"
-                        "\"in_flight\":%ui}\n",
-                        amcf->sh->evictions, amcf->sh->records, in_flight);
-
+        b->last = ngx_http_coze_auth_json(b->last, amcf->sh);
         ngx_str_set(&r->headers_out.content_type, "application/json");
     }
 
-    b->last = p;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
     r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = b->last - b->pos;
 

@@ -67,7 +67,7 @@ struct tap_block_s {
     tap_block_t  *next;
 };
 
-static void *
+static inline void *
 tap_alloc(void *pool, size_t size)
 {
     tap_block_t  **head = pool;
@@ -85,7 +85,7 @@ tap_alloc(void *pool, size_t size)
            - (sizeof(tap_block_t) % 16);
 }
 
-static void
+static inline void
 tap_free_all(tap_block_t **head)
 {
     tap_block_t  *b;

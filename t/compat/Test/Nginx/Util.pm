@@ -941,11 +941,7 @@ sub run_tests () {
     }
 
     cleanup();
-
-    my $tb = Test::More->builder;
-    if (!$tb->has_plan) {
-        Test::More::done_testing();
-    }
+    # no done_testing() here: like upstream, a file must declare a plan
 }
 
 sub _skip_reason ($) {
@@ -993,6 +989,18 @@ sub run_test ($) {
         SKIP: {
             Test::More::skip("$name - $skip_reason", $skip_n * $RepeatEach);
         }
+        return;
+    }
+
+    my @unsupported = grep { defined $block->$_ } qw(
+        tcp_listen tcp_reply tcp_query tcp_query_len udp_listen udp_reply
+        udp_query access_log no_access_log shutdown_error_log
+        no_shutdown_error_log stap stap_out stap_out_like stap_out_unlike
+        http2 http3 skip_nginx2 skip_openssl skip_slave todo_nginx
+        quic_max_idle_timeout reload_fails);
+    if (@unsupported) {
+        Test::More::fail("$name - not supported by the bundled Test::Nginx runner: --- "
+                         . join(', --- ', @unsupported));
         return;
     }
 
@@ -1074,6 +1082,8 @@ sub run_test ($) {
         $RunTestHelper->($block, 0, $i);
     }
 
+    _check_nginx_alive($name);
+
     if (my $total = $ENV{TEST_NGINX_ERROR_LOG}) {
         if (-s $ErrLogFile && open my $out, '>>', $total) {
             print $out "\n=== $0 $name\n";
@@ -1089,6 +1099,35 @@ sub run_test ($) {
     if ($UseValgrind) {
         stop_nginx($name);
         check_valgrind_logs($name);
+    }
+}
+
+# Not in upstream: a crash (e.g. a segfault in the module) after the response
+# was sent would otherwise go unnoticed.  Adds an assertion only on failure.
+sub _check_nginx_alive ($) {
+    my ($name) = @_;
+    my $pid = get_pid_from_pidfile($name);
+    $pid = $ChildPid if !defined $pid && defined $ChildPid;
+    if (defined $pid && !is_running($pid)) {
+        my $how = '';
+        if (defined $ChildPid && $pid == $ChildPid
+            && waitpid($ChildPid, WNOHANG) == $ChildPid)
+        {
+            $how = ($? & 127) ? " (signal " . ($? & 127) . ")" : " (exit status " . ($? >> 8) . ")";
+            undef $ChildPid;
+        }
+        Test::More::fail("$name - nginx (pid $pid) is gone after the requests$how");
+        Test::More::diag("last lines of $ErrLogFile:\n" . _read_file_tail($ErrLogFile, 2048));
+        return;
+    }
+    if (open my $in, '<', $ErrLogFile) {
+        while (my $line = <$in>) {
+            if ($line =~ /process \d+ exited on signal (\d+)/) {
+                Test::More::fail("$name - an nginx process crashed: $line");
+                last;
+            }
+        }
+        close $in;
     }
 }
 

@@ -20,6 +20,7 @@ use warnings;
 
 use Carp qw(croak);
 use MIME::Base64 ();
+use Test::More ();
 
 our @DefaultFilters = qw(norm trim);
 
