@@ -105,6 +105,14 @@ ngx_http_coze_auth_appconf_parse(ngx_http_coze_auth_mem_t *mem,
                       &jerr);
 
     if (root == NULL) {
+        char  *near;
+
+        /* jansson quotes the text "near" the error: it may be a secret */
+        near = strstr(jerr.text, " near ");
+        if (near) {
+            *near = '\0';
+        }
+
         ngx_http_coze_auth_appconf_err(err, errlen,
                                        "invalid JSON at line %d, column %d: "
                                        "%s", jerr.line, jerr.column,

@@ -87,15 +87,10 @@ ngx_http_coze_auth_ctx_cleanup(void *data)
         ngx_http_coze_auth_wake(ctx->amcf, ctx->hash);
     }
 
-    if (ctx->refresh_token.data) {
-        ngx_http_coze_auth_cleanse(ctx->refresh_token.data,
-                                   ctx->refresh_token.len);
-    }
-
-    if (ctx->access_token.data) {
-        ngx_http_coze_auth_cleanse(ctx->access_token.data,
-                                   ctx->access_token.len);
-    }
+    /*
+     * ctx->access_token may point into the configuration (static tokens)
+     * or into a shared buffer: the pool's memory is not wiped here
+     */
 }
 
 

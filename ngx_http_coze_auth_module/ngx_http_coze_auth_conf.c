@@ -16,13 +16,14 @@
 #define NGX_HTTP_COZE_AUTH_FILE_MAX  65536
 
 
-static ngx_int_t ngx_http_coze_auth_read_file(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_str_t *out, ngx_uint_t *mode);
+static ngx_int_t ngx_http_coze_auth_read_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_str_t *name, ngx_str_t *out, ngx_uint_t *mode);
 static void ngx_http_coze_auth_trim(ngx_str_t *s);
 static void ngx_http_coze_auth_cleanse_pool(void *data);
 static void ngx_http_coze_auth_pkey_cleanup(void *data);
-static ngx_int_t ngx_http_coze_auth_load_pkey(ngx_conf_t *cf, ngx_str_t *pem,
-    const char *what, EVP_PKEY **key);
+static ngx_int_t ngx_http_coze_auth_load_pkey(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_str_t *path, ngx_str_t *pem, const char *what,
+    EVP_PKEY **key);
 static ngx_int_t ngx_http_coze_auth_check_url(ngx_str_t *url);
 static ngx_int_t ngx_http_coze_auth_cookie_name_valid(ngx_str_t *name);
 static ngx_int_t ngx_http_coze_auth_default_cookie(ngx_conf_t *cf,
@@ -47,8 +48,8 @@ static ngx_http_coze_auth_type_t  ngx_http_coze_auth_types[] = {
 /* reads a small file at configuration time, wiped from the pool later */
 
 static ngx_int_t
-ngx_http_coze_auth_read_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *out,
-    ngx_uint_t *mode)
+ngx_http_coze_auth_read_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *name, ngx_str_t *out, ngx_uint_t *mode)
 {
     ssize_t              n;
     ngx_fd_t             fd;
@@ -62,19 +63,22 @@ ngx_http_coze_auth_read_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *out,
     fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", name);
+                           "\"%V\": " ngx_open_file_n " \"%V\" failed",
+                           &cmd->name, name);
         return NGX_ERROR;
     }
 
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%V\" failed", name);
+                           "\"%V\": " ngx_fd_info_n " \"%V\" failed",
+                           &cmd->name, name);
         goto failed;
     }
 
     if (ngx_file_size(&fi) > NGX_HTTP_COZE_AUTH_FILE_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" is too large (over %d bytes)", name,
+                           "\"%V\": file \"%V\" is too large (over %d "
+                           "bytes)", &cmd->name, name,
                            NGX_HTTP_COZE_AUTH_FILE_MAX);
         goto failed;
     }
@@ -101,7 +105,8 @@ ngx_http_coze_auth_read_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *out,
     n = ngx_read_fd(fd, out->data, out->len);
     if (n == -1 || (size_t) n != out->len) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_read_fd_n " \"%V\" failed", name);
+                           "\"%V\": " ngx_read_fd_n " \"%V\" failed",
+                           &cmd->name, name);
         goto failed;
     }
 
@@ -150,8 +155,8 @@ ngx_http_coze_auth_pkey_cleanup(void *data)
 
 
 static ngx_int_t
-ngx_http_coze_auth_load_pkey(ngx_conf_t *cf, ngx_str_t *pem,
-    const char *what, EVP_PKEY **key)
+ngx_http_coze_auth_load_pkey(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *path, ngx_str_t *pem, const char *what, EVP_PKEY **key)
 {
     char                 err[256];
     ngx_pool_cleanup_t  *cln;
@@ -162,7 +167,8 @@ ngx_http_coze_auth_load_pkey(ngx_conf_t *cf, ngx_str_t *pem,
                                            sizeof(err));
     if (*key == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "%s: invalid private key: %s", what, err);
+                           "\"%V\": file \"%V\": invalid %s: %s",
+                           &cmd->name, path, what, err);
         return NGX_ERROR;
     }
 
@@ -187,6 +193,7 @@ ngx_http_coze_auth_app_config(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     char                       err[256];
     ngx_str_t                 *value, json;
+    ngx_uint_t                 mode;
     ngx_http_coze_auth_mem_t   mem;
 
     if (alcf->app != NULL) {
@@ -196,7 +203,8 @@ ngx_http_coze_auth_app_config(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
     alcf->app_config = value[1];
 
-    if (ngx_http_coze_auth_read_file(cf, &alcf->app_config, &json, NULL)
+    if (ngx_http_coze_auth_read_file(cf, cmd, &alcf->app_config, &json,
+                                     &mode)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -215,18 +223,26 @@ ngx_http_coze_auth_app_config(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         != NGX_HTTP_COZE_AUTH_OK)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid app config \"%V\": %s",
+                           "\"%V\": file \"%V\": %s", &cmd->name,
                            &alcf->app_config, err);
         return NGX_CONF_ERROR;
+    }
+
+    if ((mode & 0004)
+        && (alcf->app->client_secret.len || alcf->app->private_key.len))
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%V\": file \"%V\" holds a secret and is "
+                           "readable by other users", &cmd->name,
+                           &alcf->app_config);
     }
 
     if (alcf->app->private_key.len) {
         json.len = alcf->app->private_key.len;
         json.data = alcf->app->private_key.data;
 
-        if (ngx_http_coze_auth_load_pkey(cf, &json,
-                                         "coze_auth_app_config private_key",
-                                         &alcf->app_key)
+        if (ngx_http_coze_auth_load_pkey(cf, cmd, &alcf->app_config, &json,
+                                         "private_key", &alcf->app_key)
             != NGX_OK)
         {
             return NGX_CONF_ERROR;
@@ -287,7 +303,7 @@ ngx_http_coze_auth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
     path = value[1];
 
-    if (ngx_http_coze_auth_read_file(cf, &path, field, &mode) != NGX_OK) {
+    if (ngx_http_coze_auth_read_file(cf, cmd, &path, field, &mode) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -541,7 +557,7 @@ ngx_http_coze_auth_session_key(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
     path = value[1];
 
-    if (ngx_http_coze_auth_read_file(cf, &path, &data, &mode) != NGX_OK) {
+    if (ngx_http_coze_auth_read_file(cf, cmd, &path, &data, &mode) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -674,6 +690,25 @@ ngx_http_coze_auth_make_cookie(ngx_conf_t *cf,
     p = ngx_cpymem(p, "; HttpOnly; SameSite=",
                    sizeof("; HttpOnly; SameSite=") - 1);
     ngx_memcpy(p, samesite->data, samesite->len);
+
+    /*
+     * the browser comes back from Coze in a cross-site navigation, which
+     * carries Lax cookies but not Strict ones: login state is never Strict
+     */
+    if (samesite->len == sizeof("Strict") - 1) {
+        cc->state_attrs.len = cc->attrs.len - 3;
+        cc->state_attrs.data = ngx_pnalloc(cf->pool, cc->state_attrs.len);
+        if (cc->state_attrs.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(cc->state_attrs.data, cc->attrs.data,
+                       cc->attrs.len - samesite->len);
+        ngx_memcpy(p, "Lax", 3);
+
+    } else {
+        cc->state_attrs = cc->attrs;
+    }
 
     return NGX_OK;
 }
@@ -970,7 +1005,7 @@ ngx_http_coze_auth_private_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
     path = value[1];
 
-    if (ngx_http_coze_auth_read_file(cf, &path, &pem, &mode) != NGX_OK) {
+    if (ngx_http_coze_auth_read_file(cf, cmd, &path, &pem, &mode) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -980,8 +1015,7 @@ ngx_http_coze_auth_private_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
                            "users", &cmd->name, &path);
     }
 
-    if (ngx_http_coze_auth_load_pkey(cf, &pem,
-                                     "coze_auth_jwt_private_key_file",
+    if (ngx_http_coze_auth_load_pkey(cf, cmd, &path, &pem, "private key",
                                      &alcf->private_key)
         != NGX_OK)
     {

@@ -29,6 +29,7 @@ static ngx_int_t ngx_http_coze_auth_send(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *type, ngx_buf_t *b);
 static void ngx_http_coze_auth_redact_code(ngx_http_request_t *r,
     ngx_str_t *code);
+static void ngx_http_coze_auth_log_safe(ngx_str_t *s);
 
 
 /*
@@ -111,7 +112,7 @@ ngx_int_t
 ngx_http_coze_auth_callback_handler(ngx_http_request_t *r)
 {
     ngx_int_t                       rc;
-    ngx_str_t                       code, state, error, desc, empty, body;
+    ngx_str_t                       code, state, error, desc, body;
     ngx_str_t                       secret, *bearer;
     ngx_http_coze_auth_str_t        out;
     ngx_http_coze_auth_ctx_t       *ctx;
@@ -192,11 +193,7 @@ ngx_http_coze_auth_callback_handler(ngx_http_request_t *r)
     }
 
     /* the flow is over whatever happens next */
-    ngx_str_null(&empty);
-
-    if (ngx_http_coze_auth_cookie_set(r, &ctx->state_cookie, &empty, 0)
-        != NGX_OK)
-    {
+    if (ngx_http_coze_auth_state_clear(r, &ctx->state_cookie) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -209,6 +206,9 @@ ngx_http_coze_auth_callback_handler(ngx_http_request_t *r)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+
+        /* the value comes from the URL: only a safe token reaches logs */
+        ngx_http_coze_auth_log_safe(&error);
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "coze auth: login refused by Coze: error \"%V\"",
@@ -276,6 +276,30 @@ ngx_http_coze_auth_callback_handler(ngx_http_request_t *r)
     r->main->count++;
 
     return NGX_DONE;
+}
+
+
+/* keeps [A-Za-z0-9._-], at most 64 of them; anything else becomes '?' */
+
+static void
+ngx_http_coze_auth_log_safe(ngx_str_t *s)
+{
+    size_t  i;
+
+    if (s->len > 64) {
+        s->len = 64;
+    }
+
+    for (i = 0; i < s->len; i++) {
+        if (!((s->data[i] >= 'a' && s->data[i] <= 'z')
+              || (s->data[i] >= 'A' && s->data[i] <= 'Z')
+              || (s->data[i] >= '0' && s->data[i] <= '9')
+              || s->data[i] == '_' || s->data[i] == '-'
+              || s->data[i] == '.'))
+        {
+            s->data[i] = '?';
+        }
+    }
 }
 
 

@@ -447,25 +447,39 @@ ngx_http_coze_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_coze_auth_loc_conf_t *prev = parent;
     ngx_http_coze_auth_loc_conf_t *conf = child;
 
+    ngx_http_coze_auth_loc_conf_t  *app_prev, none;
+
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
 
+    /*
+     * an app config file at this level describes another app: nothing of
+     * the outer app (from a file or from directives) is inherited
+     */
     if (conf->app == NULL) {
         conf->app = prev->app;
         conf->app_key = prev->app_key;
+        app_prev = prev;
+
+    } else {
+        ngx_memzero(&none, sizeof(ngx_http_coze_auth_loc_conf_t));
+        none.private_key = NULL;
+        app_prev = &none;
     }
 
     ngx_conf_merge_str_value(conf->app_config, prev->app_config, "");
-    ngx_conf_merge_uint_value(conf->client_type, prev->client_type, 0);
-    ngx_conf_merge_str_value(conf->client_type_src, prev->client_type_src,
+    ngx_conf_merge_uint_value(conf->client_type, app_prev->client_type, 0);
+    ngx_conf_merge_str_value(conf->client_type_src,
+                             app_prev->client_type_src, "");
+    ngx_conf_merge_str_value(conf->client_id, app_prev->client_id, "");
+    ngx_conf_merge_str_value(conf->client_secret, app_prev->client_secret,
                              "");
-    ngx_conf_merge_str_value(conf->client_id, prev->client_id, "");
-    ngx_conf_merge_str_value(conf->client_secret, prev->client_secret, "");
-    ngx_conf_merge_str_value(conf->api_base, prev->api_base, "");
-    ngx_conf_merge_str_value(conf->www_base, prev->www_base, "");
+    ngx_conf_merge_str_value(conf->api_base, app_prev->api_base, "");
+    ngx_conf_merge_str_value(conf->www_base, app_prev->www_base, "");
     ngx_conf_merge_str_value(conf->redirect_uri, prev->redirect_uri, "");
     ngx_conf_merge_str_value(conf->workspace_id, prev->workspace_id, "");
-    ngx_conf_merge_str_value(conf->public_key_id, prev->public_key_id, "");
-    ngx_conf_merge_ptr_value(conf->private_key, prev->private_key, NULL);
+    ngx_conf_merge_str_value(conf->public_key_id, app_prev->public_key_id,
+                             "");
+    ngx_conf_merge_ptr_value(conf->private_key, app_prev->private_key, NULL);
     ngx_conf_merge_str_value(conf->static_token, prev->static_token, "");
 
     ngx_conf_merge_ptr_value(conf->keyring, prev->keyring, NULL);

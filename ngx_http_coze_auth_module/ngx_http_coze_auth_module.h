@@ -99,6 +99,7 @@ typedef struct {
     ngx_str_t                       name;
     ngx_str_t                       state_prefix;   /* name + "_st_" */
     ngx_str_t                       attrs;          /* "; Path=/..." */
+    ngx_str_t                       state_attrs;    /* never Strict */
     ngx_uint_t                      secure;
 } ngx_http_coze_auth_cookie_conf_t;
 
@@ -293,6 +294,8 @@ ngx_int_t ngx_http_coze_auth_cookie_get(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value);
 ngx_int_t ngx_http_coze_auth_cookie_set(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value, time_t max_age);
+ngx_int_t ngx_http_coze_auth_state_clear(ngx_http_request_t *r,
+    ngx_str_t *name);
 ngx_int_t ngx_http_coze_auth_state_begin(ngx_http_request_t *r,
     ngx_http_coze_auth_state_t *st);
 ngx_int_t ngx_http_coze_auth_state_find(ngx_http_request_t *r,

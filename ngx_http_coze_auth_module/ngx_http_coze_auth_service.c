@@ -133,8 +133,8 @@ ngx_http_coze_auth_service_token(ngx_http_request_t *r,
     }
 
     jwt.len = out.len;
-    ctx->jwt = jwt;
     jwt.data = out.data;
+    ctx->jwt = jwt;
 
     if (ngx_http_coze_auth_jwt_request(&mem, (int64_t) alcf->jwt_ttl, &empty,
                                        &out)

@@ -20,6 +20,8 @@ static ngx_table_elt_t *ngx_http_coze_auth_header_remove(
     ngx_http_request_t *r, ngx_table_elt_t *h);
 static ngx_int_t ngx_http_coze_auth_is_ours(ngx_http_coze_auth_cookie_conf_t
     *cc, ngx_str_t *name);
+static ngx_int_t ngx_http_coze_auth_push_cookie(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *value, time_t max_age, ngx_str_t *attrs);
 static ngx_int_t ngx_http_coze_auth_open_cookie(ngx_http_request_t *r,
     ngx_str_t *ad, ngx_str_t *value, ngx_str_t *plain, size_t *key_index);
 
@@ -215,6 +217,23 @@ ngx_http_coze_auth_push_cookie(ngx_http_request_t *r, ngx_str_t *name,
     h->value.len = p - h->value.data;
 
     return NGX_OK;
+}
+
+
+/* deletes a login state cookie (set with the state attributes) */
+
+ngx_int_t
+ngx_http_coze_auth_state_clear(ngx_http_request_t *r, ngx_str_t *name)
+{
+    ngx_str_t                       empty;
+    ngx_http_coze_auth_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
+
+    ngx_str_null(&empty);
+
+    return ngx_http_coze_auth_push_cookie(r, name, &empty, 0,
+                                          &alcf->cookie->state_attrs);
 }
 
 
@@ -490,7 +509,10 @@ ngx_http_coze_auth_state_begin(ngx_http_request_t *r,
     if (count >= NGX_HTTP_COZE_AUTH_MAX_FLOWS && oldest.len) {
         ngx_str_null(&value);
 
-        if (ngx_http_coze_auth_cookie_set(r, &oldest, &value, 0) != NGX_OK) {
+        if (ngx_http_coze_auth_push_cookie(r, &oldest, &value, 0,
+                                           &cc->state_attrs)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
     }
@@ -535,8 +557,9 @@ ngx_http_coze_auth_state_begin(ngx_http_request_t *r,
 
     value.len = out_len;
 
-    return ngx_http_coze_auth_cookie_set(r, &name, &value,
-                                         NGX_HTTP_COZE_AUTH_STATE_TTL);
+    return ngx_http_coze_auth_push_cookie(r, &name, &value,
+                                          NGX_HTTP_COZE_AUTH_STATE_TTL,
+                                          &cc->state_attrs);
 }
 
 

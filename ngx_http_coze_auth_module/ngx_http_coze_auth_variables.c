@@ -215,7 +215,7 @@ ngx_http_coze_auth_result_var(ngx_http_request_t *r,
 {
     ngx_http_coze_auth_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_coze_auth_module);
+    ctx = ngx_http_coze_auth_var_ctx(r);
 
     if (ctx == NULL || ctx->result == NGX_HTTP_COZE_AUTH_R_NONE) {
         v->not_found = 1;

@@ -13,7 +13,9 @@ package CozeTest;
 #     (absolute t/data) unless already set;
 #   * sets TEST_NGINX_LOAD_MODULES to build/ngx_http_coze_auth_module.so when
 #     that is unset and the module is built (Test::Nginx reads the variable
-#     when it is loaded, hence "before Test::Nginx::Socket");
+#     when it is loaded, hence "before Test::Nginx::Socket"); with
+#     COZE_TEST_STATIC=1 (the module is compiled into TEST_NGINX_BINARY, as
+#     in make test-asan) it removes TEST_NGINX_LOAD_MODULES instead;
 #   * starts the mock Coze server (t/mock/coze_mock.py, with /usr/bin/python3
 #     or $COZE_MOCK_PYTHON) on a free 127.0.0.1 port, waits until it accepts
 #     connections and exports TEST_NGINX_MOCK_PORT (plus
@@ -285,7 +287,14 @@ sub import {
     $ENV{TEST_NGINX_REPO} ||= $Root;
     $ENV{TEST_NGINX_DATA_DIR} ||= $DataDir;
 
-    if (!defined $ENV{TEST_NGINX_LOAD_MODULES} || $ENV{TEST_NGINX_LOAD_MODULES} eq '') {
+    if ($ENV{COZE_TEST_STATIC}) {
+        # the module is compiled into TEST_NGINX_BINARY (make test-asan)
+        delete $ENV{TEST_NGINX_LOAD_MODULES};
+        no warnings 'once';
+        $Test::Nginx::Util::LoadModules = undef if $INC{'Test/Nginx/Util.pm'};
+    } elsif (!defined $ENV{TEST_NGINX_LOAD_MODULES}
+             || $ENV{TEST_NGINX_LOAD_MODULES} eq '')
+    {
         my $so = "$Root/build/ngx_http_coze_auth_module.so";
         if (-f $so) {
             $ENV{TEST_NGINX_LOAD_MODULES} = $so;

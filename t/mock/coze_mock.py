@@ -103,6 +103,7 @@ import os
 import re
 import secrets
 import select
+import signal
 import socket
 import ssl
 import string
@@ -544,6 +545,10 @@ class Mock:
 
     def count_of(self, key):
         """key: "token", "token:refresh_token", "token:refresh_token:200"."""
+        if key.startswith("connections:"):
+            eps = key[len("connections:"):].split("|")
+            return len({e["client"] for e in self.requests()
+                        if e["endpoint"] in eps})
         parts = key.split(":")
         if len(parts) > 2 and parts[1] == "urn":   # full URN grant
             ep, rest = parts[0], ":".join(parts[1:])
@@ -1707,12 +1712,21 @@ class Browser:
                "header.X"|"set_cookie.N"|"status"|"location"|"body"}}
       {"parallel": [[steps], ..], "expect": {"order": [labels], "first": label}}
       {"repeat": N, "concurrency": M, "request": {step}, "expect_all": {.. plus
-               "requests", "distinct_bodies_max"}}
+               "requests", "distinct_bodies_max", "distinct_headers_min" {n: k}
+               (at least k different values of response header n)}}
       {"mock": "reset" | {"reset","config","fault"|"faults","expire"}}
       {"cookie": {"jar", "name", "set": v | "op": flipbit|truncate|delete|append
                | "copy_from_jar": jar, "pos", "length", "text"}}
-      {"abort": {"get", "method", "headers", "body", "jar", "after_ms", "rst"}}
+      {"abort": {"get", "method", "headers", "body", "jar", "after_ms", "rst",
+               "until": {wait_until spec}}}  (until: close once it holds)
       {"wait_until": {"requests": {"endpoint", "grant_type", "count"}, "timeout"}}
+      {"process": {"pid", "parent", "signal", "save": {var: "fds"|"pid"},
+               "until": {"fds": n, "alive": bool}, "timeout" (5)}}  a local
+               nginx process ("parent": its master): send a signal, save
+               its open descriptor count, or wait until the count / its
+               liveness is as given.  ${nginx_pid} is the pid of the worker
+               that proxied this scenario when the request carried
+               X-Browse-Pid: $pid.
       {"jwt": {"key", "kid", "app" ("jwt"), "header", "claims" (defaults: iss,
                aud 127.0.0.1:port, iat, exp now+600, jti; null removes),
                "signature": "flip"|"none", "save_as" ("jwt")}}
@@ -1722,7 +1736,8 @@ class Browser:
       {n: re}, no_header [n], body, body_re, body_not_re, set_cookie {name:
       {present, deleted, attrs_re, attrs_not_re, value_re, max_len}}, json
       {path: value | {re, not_re, exists, ne, type, gt, lt, len}}, requests
-      {"endpoint[:grant[:status]]": n | {min, max}}, jar {name: {present,
+      {"endpoint[:grant[:status]]": n | {min, max}; "connections:ep1|ep2":
+      distinct client connections of those endpoints}, jar {name: {present,
       value_re}} (+ jar_name), time_min, time_max, error (true|regex; absent =
       a transport error fails).
     ${...} in any string: saved vars, now, now+N, now-N, now_ms, mock,
@@ -1751,6 +1766,9 @@ class Browser:
         self.timeout = float(scenario.get("timeout", 10))
         self.jars = {}
         self.vars = dict(scenario.get("vars") or {})
+        pid = req.header("x-browse-pid")
+        if pid and pid.isdigit():
+            self.vars.setdefault("nginx_pid", int(pid))
         self.lock = threading.RLock()
         self.checks = 0
         self.failures = []
@@ -2246,7 +2264,10 @@ class Browser:
             self.wait_step(self.subst(step["wait_until"], ctx), sid, rec)
             return
         if "abort" in step:
-            self.abort_step(self.subst(step["abort"], ctx), rec)
+            self.abort_step(self.subst(step["abort"], ctx), sid, rec)
+            return
+        if "process" in step:
+            self.process_step(self.subst(step["process"], ctx), sid, rec)
             return
         if "parallel" in step:
             self.parallel_step(step, ctx, sid, rec)
@@ -2393,7 +2414,7 @@ class Browser:
         self.check(sid, got >= want, "wait_until timed out after %ss: %d %s requests < %d"
                    % (timeout, got, key, want))
 
-    def abort_step(self, spec, rec):
+    def abort_step(self, spec, sid, rec):
         url = self.url_of(spec.get("get") or spec.get("url"))
         sp = urllib.parse.urlsplit(url)
         method = (spec.get("method") or "GET").upper()
@@ -2420,11 +2441,76 @@ class Browser:
             c.verify_mode = ssl.CERT_NONE
             s = c.wrap_socket(s, server_hostname=sp.hostname)
         s.sendall(raw.encode("utf-8") + body)
-        time.sleep(float(spec.get("after_ms", 200)) / 1000.0)
+        if spec.get("until"):
+            self.wait_step(spec["until"], sid, rec)
+        else:
+            time.sleep(float(spec.get("after_ms", 200)) / 1000.0)
         if spec.get("rst"):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         s.close()
         rec["abort"] = {"url": url, "after_ms": spec.get("after_ms", 200)}
+
+    @staticmethod
+    def proc_state(pid):
+        """(alive, open descriptors or None) of a local process."""
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False, None
+        if state in ("Z", "X"):
+            return False, None
+        try:
+            return True, len(os.listdir("/proc/%d/fd" % pid))
+        except OSError:
+            return True, None
+
+    def process_step(self, spec, sid, rec):
+        pid = int(spec["pid"])
+        if spec.get("parent"):
+            with open("/proc/%d/stat" % pid) as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                comm = f.read().strip()
+        except OSError:
+            comm = None
+        info = {"pid": pid, "comm": comm}
+        rec["process"] = info
+        if comm is not None and not comm.startswith("nginx"):
+            raise ValueError("process %d is %r, not nginx" % (pid, comm))
+        if spec.get("signal"):
+            name = str(spec["signal"]).upper()
+            os.kill(pid, getattr(signal, name if name.startswith("SIG") else "SIG" + name))
+            info["signal"] = name
+        for var, what in (spec.get("save") or {}).items():
+            alive, fds = self.proc_state(pid)
+            if what not in ("fds", "pid") or (what == "fds" and fds is None):
+                self.fail(sid, "cannot save %s of process %d" % (what, pid))
+                continue
+            v = fds if what == "fds" else pid
+            with self.lock:
+                self.vars[var] = v
+            info.setdefault("saved", {})[var] = v
+        until = spec.get("until")
+        if until:
+            end = time.time() + float(spec.get("timeout", 5))
+            while True:
+                alive, fds = self.proc_state(pid)
+                ok = (("alive" not in until or alive == bool(until["alive"]))
+                      and ("fds" not in until or fds == int(until["fds"])))
+                if ok or time.time() >= end:
+                    break
+                time.sleep(0.02)
+            info["seen"] = {"alive": alive, "fds": fds}
+            if fds is not None and "fds" in until:
+                try:
+                    info["fd_list"] = sorted(os.readlink("/proc/%d/fd/%s" % (pid, n))
+                                             for n in os.listdir("/proc/%d/fd" % pid))
+                except OSError:
+                    pass
+            self.check(sid, ok, "process %d: alive %s, %s descriptors; wanted %s within %ss"
+                       % (pid, alive, fds, json.dumps(until), spec.get("timeout", 5)))
 
     def parallel_step(self, step, ctx, sid, rec):
         branches = step["parallel"]
@@ -2458,7 +2544,8 @@ class Browser:
         exp = dict(step.get("expect_all") or {})
         exp.update(tmpl.get("expect") or {})
         exp = self.subst(exp, ctx)
-        agg = {k: exp.pop(k) for k in ("requests", "distinct_bodies_max") if k in exp}
+        agg = {k: exp.pop(k) for k in ("requests", "distinct_bodies_max",
+                                       "distinct_headers_min") if k in exp}
         results = [None] * n
         idx = [0]
         lk = threading.Lock()
@@ -2497,6 +2584,10 @@ class Browser:
         if "distinct_bodies_max" in agg:
             self.check(sid, len(bodies) <= agg["distinct_bodies_max"],
                        "%d distinct bodies > %s" % (len(bodies), agg["distinct_bodies_max"]))
+        for name, want in (agg.get("distinct_headers_min") or {}).items():
+            vals = {r.final.header(name) for r in results} - {None}
+            self.check(sid, len(vals) >= int(want), "%d distinct %s headers < %s: %s"
+                       % (len(vals), name, want, sorted(vals)[:5]))
         for key, want in (agg.get("requests") or {}).items():
             got = self.mock.count_of(key)
             ok = (want.get("min", 0) <= got <= want.get("max", 1 << 60)
