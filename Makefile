@@ -142,3 +142,5 @@ clean:
 demo: deps
 	$(MAKE) module
 	demo/run.sh
+
+include mk/hardening.mk

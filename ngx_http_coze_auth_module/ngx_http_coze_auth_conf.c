@@ -917,6 +917,103 @@ ngx_http_coze_auth_sec_or_off(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 char *
+ngx_http_coze_auth_sec_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_http_coze_auth_sec_bounds_t  *b = post;
+    time_t                           *sp = data;
+
+    ngx_str_t  *value;
+
+    if (*sp >= b->low && *sp <= b->high) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    if (b->high == NGX_MAX_TIME_T_VALUE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must be at least %Ts, got \"%V\"",
+                           &value[0], b->low, &value[1]);
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must be between %Ts and %Ts, got \"%V\"",
+                           &value[0], b->low, b->high, &value[1]);
+    }
+
+    return NGX_CONF_ERROR;
+}
+
+
+char *
+ngx_http_coze_auth_msec_positive(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *mp = data;
+
+    ngx_str_t  *value;
+
+    if (*mp > 0) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" must be greater than zero, got \"%V\"",
+                       &value[0], &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* ngx_conf_set_enum_slot(), with the directive and the choices named */
+
+char *
+ngx_http_coze_auth_enum_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char           *last, buf[256];
+    ngx_str_t        *value;
+    ngx_uint_t       *np, i;
+    ngx_conf_enum_t  *e;
+
+    np = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*np != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    e = cmd->post;
+
+    for (i = 0; e[i].name.len; i++) {
+        if (e[i].name.len == value[1].len
+            && ngx_strncasecmp(e[i].name.data, value[1].data, value[1].len)
+               == 0)
+        {
+            *np = e[i].value;
+            return NGX_CONF_OK;
+        }
+    }
+
+    last = buf;
+
+    for (i = 0; e[i].name.len; i++) {
+        last = ngx_slprintf(last, buf + sizeof(buf), "%s%V",
+                            i == 0 ? "" : (e[i + 1].name.len ? ", " : " or "),
+                            &e[i].name);
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\": expected %*s",
+                       &value[1], &cmd->name, (size_t) (last - buf), buf);
+
+    return NGX_CONF_ERROR;
+}
+
+
+char *
 ngx_http_coze_auth_token_header(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
@@ -937,6 +1034,12 @@ ngx_http_coze_auth_token_header(ngx_conf_t *cf, ngx_command_t *cmd,
         field->len = 0;
         field->data = (u_char *) "";
         return NGX_CONF_OK;
+    }
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": empty header name", &cmd->name);
+        return NGX_CONF_ERROR;
     }
 
     for (i = 0; i < value[1].len; i++) {
@@ -1060,7 +1163,9 @@ ngx_http_coze_auth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (size < (ssize_t) (8 * ngx_pagesize)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is too small", &value[1]);
+                           "\"%V\": zone \"%V\" is too small, at least "
+                           "%uik is needed", &cmd->name, &value[1],
+                           8 * ngx_pagesize / 1024);
         return NGX_CONF_ERROR;
     }
 
@@ -1072,7 +1177,8 @@ ngx_http_coze_auth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (amcf->shm_zone->data) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is already used", &name);
+                           "\"%V\": zone \"%V\" is already used",
+                           &cmd->name, &name);
         return NGX_CONF_ERROR;
     }
 
@@ -1231,13 +1337,6 @@ ngx_http_coze_auth_finalize_conf(ngx_conf_t *cf,
         if (ngx_http_coze_auth_default_cookie(cf, conf) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
-    }
-
-    if (conf->jwt_ttl < 1 || conf->jwt_ttl > 86399) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"coze_auth_jwt_ttl\" must be between 1s and "
-                           "86399s (Coze's limit)");
-        return NGX_CONF_ERROR;
     }
 
     used = conf->enable == 1 || conf->endpoint != NGX_HTTP_COZE_AUTH_EP_NONE;

@@ -11,6 +11,18 @@
 #include "ngx_http_coze_auth_module.h"
 
 
+typedef struct {
+    ngx_conf_post_handler_pt        post_handler;
+    time_t                          low;
+    time_t                          high;
+} ngx_http_coze_auth_sec_bounds_t;
+
+
+char *ngx_http_coze_auth_sec_bounds(ngx_conf_t *cf, void *post, void *data);
+char *ngx_http_coze_auth_msec_positive(ngx_conf_t *cf, void *post,
+    void *data);
+char *ngx_http_coze_auth_enum_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_http_coze_auth_app_config(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_coze_auth_client_type(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -30,6 +30,8 @@ static ngx_int_t ngx_http_coze_auth_send(ngx_http_request_t *r,
 static void ngx_http_coze_auth_redact_code(ngx_http_request_t *r,
     ngx_str_t *code);
 static void ngx_http_coze_auth_log_safe(ngx_str_t *s);
+static ngx_int_t ngx_http_coze_auth_cross_site(ngx_http_request_t *r);
+static ngx_int_t ngx_http_coze_auth_logout_confirm(ngx_http_request_t *r);
 
 
 /*
@@ -647,9 +649,21 @@ ngx_http_coze_auth_logout_handler(ngx_http_request_t *r)
     ngx_str_t                       empty, target;
     ngx_http_coze_auth_loc_conf_t  *alcf;
 
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    /*
+     * another site must not log users out behind their back: a
+     * cross-site request gets a page whose button confirms from here
+     */
+    if (ngx_http_coze_auth_cross_site(r)) {
+        return ngx_http_coze_auth_logout_confirm(r);
     }
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
@@ -683,6 +697,70 @@ ngx_http_coze_auth_logout_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_coze_auth_redirect(r, target.data, target.len);
+}
+
+
+static ngx_int_t
+ngx_http_coze_auth_cross_site(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Sec-Fetch-Site") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Sec-Fetch-Site",
+                               h[i].key.len) == 0)
+        {
+            return h[i].value.len == sizeof("cross-site") - 1
+                   && ngx_strncasecmp(h[i].value.data,
+                                      (u_char *) "cross-site",
+                                      h[i].value.len) == 0;
+        }
+    }
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_http_coze_auth_logout_confirm(ngx_http_request_t *r)
+{
+    ngx_buf_t  *b;
+    ngx_str_t   type;
+
+#define NGX_HTTP_COZE_AUTH_CONFIRM                                           \
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"                  \
+    "<title>Sign out</title></head>\n<body>\n"                               \
+    "<form method=\"post\"><p>Sign out of this site?</p>"                    \
+    "<button type=\"submit\">Sign out</button></form>\n"                     \
+    "</body></html>\n"
+
+    b = ngx_create_temp_buf(r->pool, sizeof(NGX_HTTP_COZE_AUTH_CONFIRM) - 1);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, NGX_HTTP_COZE_AUTH_CONFIRM,
+                         sizeof(NGX_HTTP_COZE_AUTH_CONFIRM) - 1);
+
+    ngx_str_set(&type, "text/html");
+
+    return ngx_http_coze_auth_send(r, NGX_HTTP_OK, &type, b);
 }
 
 

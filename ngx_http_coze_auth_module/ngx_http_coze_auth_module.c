@@ -30,6 +30,21 @@ static ngx_conf_enum_t  ngx_http_coze_auth_unauthenticated_enum[] = {
 };
 
 
+static ngx_http_coze_auth_sec_bounds_t  ngx_http_coze_auth_jwt_ttl_bounds = {
+    ngx_http_coze_auth_sec_bounds, 1, 86399       /* Coze's limit */
+};
+
+
+static ngx_http_coze_auth_sec_bounds_t  ngx_http_coze_auth_positive_sec = {
+    ngx_http_coze_auth_sec_bounds, 1, NGX_MAX_TIME_T_VALUE
+};
+
+
+static ngx_conf_post_t  ngx_http_coze_auth_positive_msec = {
+    ngx_http_coze_auth_msec_positive
+};
+
+
 static ngx_command_t  ngx_http_coze_auth_commands[] = {
 
     { ngx_string("coze_auth"),
@@ -149,7 +164,7 @@ static ngx_command_t  ngx_http_coze_auth_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_coze_auth_loc_conf_t, session_lifetime),
-      NULL },
+      &ngx_http_coze_auth_positive_sec },
 
     { ngx_string("coze_auth_session_idle_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
@@ -174,7 +189,7 @@ static ngx_command_t  ngx_http_coze_auth_commands[] = {
 
     { ngx_string("coze_auth_unauthenticated"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_coze_auth_enum_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_coze_auth_loc_conf_t, unauthenticated),
       &ngx_http_coze_auth_unauthenticated_enum },
@@ -198,7 +213,7 @@ static ngx_command_t  ngx_http_coze_auth_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_coze_auth_loc_conf_t, timeout),
-      NULL },
+      &ngx_http_coze_auth_positive_msec },
 
     { ngx_string("coze_auth_ssl_trusted_certificate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -226,7 +241,7 @@ static ngx_command_t  ngx_http_coze_auth_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_coze_auth_loc_conf_t, jwt_ttl),
-      NULL },
+      &ngx_http_coze_auth_jwt_ttl_bounds },
 
     { ngx_string("coze_auth_jwt_session_name"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,

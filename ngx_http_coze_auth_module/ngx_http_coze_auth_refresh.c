@@ -357,20 +357,20 @@ ngx_http_coze_auth_refresh_transient(ngx_http_request_t *r,
 
     if (ctx->session.expires > ngx_time()) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "coze auth: refresh failed (%s, HTTP %ui), the "
-                      "current token is used until it expires",
+                      "coze auth: refresh failed (%s, HTTP %ui, logid "
+                      "\"%V\"), the current token is used until it expires",
                       ngx_http_coze_auth_xfer_result(ctx->xfer.result),
-                      ctx->xfer.status);
+                      ctx->xfer.status, &ctx->xfer.logid);
 
         ctx->status = NGX_OK;
         return;
     }
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "coze auth: refresh failed (%s, HTTP %ui) and the access "
-                  "token has expired",
+                  "coze auth: refresh failed (%s, HTTP %ui, logid \"%V\") "
+                  "and the access token has expired",
                   ngx_http_coze_auth_xfer_result(ctx->xfer.result),
-                  ctx->xfer.status);
+                  ctx->xfer.status, &ctx->xfer.logid);
 
     ctx->result = NGX_HTTP_COZE_AUTH_R_ERROR;
 

@@ -1742,8 +1742,9 @@ class Browser:
       a transport error fails).
     ${...} in any string: saved vars, now, now+N, now-N, now_ms, mock,
       mock_http, mock_https, mock_port, base, default_user, pat, sat, rand,
-      rand:N, s256:X, urlenc:X, b64url:X, app.NAME.FIELD (client_id,
-      client_secret, kid, kid2, redirect_uri, ...), cookie.JAR.NAME,
+      rand:N, s256:X, urlenc:X, b64url:X, head:N:X (the first N characters
+      of X), app.NAME.FIELD (client_id, client_secret, kid, kid2,
+      redirect_uri, ...), cookie.JAR.NAME,
       last.status|location|body|json.PATH|header.N|location_param.N|
       set_cookie.N (previous step's response).  A string that is exactly one
       ${...} keeps the value's JSON type (numbers stay numbers).
@@ -1810,6 +1811,9 @@ class Browser:
             return self.base
         if expr == "default_user":
             return self.mock.default_user
+        m = re.match(r"^head:(\d+):(.*)$", expr, re.S)
+        if m:
+            return m.group(2)[:int(m.group(1))]
         for fn in ("s256:", "urlenc:", "b64url:", "rand:"):
             if expr.startswith(fn):
                 arg = expr[len(fn):]
