@@ -59,7 +59,9 @@ endif
 
 $(MODULE_SO): $(BUILD)/nginx/Makefile $(MODULE_SRCS)
 	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules
-	cp $(BUILD)/nginx/objs/ngx_http_coze_auth_module.so $@
+	@# a new inode: running nginx processes keep the file they mapped
+	cp $(BUILD)/nginx/objs/ngx_http_coze_auth_module.so $@.tmp
+	mv -f $@.tmp $@
 
 # an nginx binary with the module compiled in (upstream tree required)
 static:
@@ -144,3 +146,6 @@ demo: deps
 	demo/run.sh
 
 include mk/hardening.mk
+
+include mk/package.mk
+include mk/browser.mk

@@ -41,6 +41,8 @@ else
         kill -0 "${pids[0]}" 2>/dev/null || { cat "$RUN/mock.log"; exit 1; }
         sleep 0.1
     done
+    [ -s "$RUN/mock.port" ] || { echo "mock Coze did not start" >&2;
+                                 cat "$RUN/mock.log" >&2; exit 1; }
     sed "s/__MOCK_PORT__/$MOCK_PORT/g" \
         "$ROOT/t/data/coze_oauth_config_web.json" > "$RUN/app.json"
 fi

@@ -22,6 +22,9 @@ HARDEN_SERVROOT ?= $(ASAN_DIR)/servroot
 VALGRIND_DIR    := $(BUILD)/valgrind
 VALGRIND_SERVROOT ?= $(VALGRIND_DIR)/servroot
 
+# clang, not gcc: with gcc's separate libubsan, UBSan ignores log_path and
+# writes to stderr, which nginx points at its error log
+ASAN_CC     ?= clang
 ASAN_CC_OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
                -DNGX_DEBUG_PALLOC=1
 ASAN_LD_OPT := -fsanitize=address,undefined
@@ -66,8 +69,9 @@ $(ASAN_TREE)/Makefile: config mk/hardening.mk mk/debian-nginx-src.sh
 	&& flags=$$(sed -n '/^basic_configure_flags[[:space:]]*:=/,/[^\\]$$/p' \
 	            $(ASAN_TREE)/debian/rules | grep -o -- '--[A-Za-z0-9_=/.-]*') \
 	&& test -n "$$flags" \
-	&& cd $(ASAN_TREE) && echo "./configure $$flags ..." \
+	&& cd $(ASAN_TREE) && echo ./configure $$flags ... \
 	&& ASAN_OPTIONS=detect_leaks=0 ./configure $$flags --with-debug \
+	       --with-cc=$(ASAN_CC) \
 	       --with-cc-opt="$(ASAN_CC_OPT)" --with-ld-opt="$(ASAN_LD_OPT)" \
 	       --add-module=$(CURDIR) >$(ASAN_DIR)/configure.log 2>&1 \
 	|| { tail -20 $(ASAN_DIR)/configure.log 2>/dev/null; \

@@ -452,13 +452,10 @@ ngx_http_coze_auth_wait_over(ngx_event_t *ev)
 /* values in the shared zone are sealed like cookies */
 
 ngx_int_t
-ngx_http_coze_auth_seal_value(ngx_http_request_t *r, const char *purpose,
-    u_char *in, size_t len, u_char *out, size_t *out_len)
+ngx_http_coze_auth_seal_value(ngx_http_coze_auth_loc_conf_t *alcf,
+    const char *purpose, u_char *in, size_t len, u_char *out,
+    size_t *out_len)
 {
-    ngx_http_coze_auth_loc_conf_t  *alcf;
-
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
-
     if (len + NGX_HTTP_COZE_AUTH_SEAL_OVERHEAD > NGX_HTTP_COZE_AUTH_REC_MAX
         || ngx_http_coze_auth_seal(&alcf->keyring->keys[0],
                                    (u_char *) purpose, ngx_strlen(purpose),

@@ -28,6 +28,21 @@ static ngx_int_t ngx_http_coze_auth_check_url(ngx_str_t *url);
 static ngx_int_t ngx_http_coze_auth_cookie_name_valid(ngx_str_t *name);
 static ngx_int_t ngx_http_coze_auth_default_cookie(ngx_conf_t *cf,
     ngx_http_coze_auth_loc_conf_t *conf);
+static ngx_uint_t ngx_http_coze_auth_type_by_name(u_char *name, size_t len);
+static ngx_str_t *ngx_http_coze_auth_type_name(ngx_uint_t type);
+static void ngx_http_coze_auth_url_host(ngx_str_t *url, ngx_str_t *host);
+static ngx_uint_t ngx_http_coze_auth_in_domain(ngx_str_t *host,
+    ngx_str_t *domain);
+static const char *ngx_http_coze_auth_region(ngx_str_t *url);
+static ngx_int_t ngx_http_coze_auth_check_regions(ngx_conf_t *cf,
+    ngx_http_coze_auth_loc_conf_t *conf);
+static ngx_uint_t ngx_http_coze_auth_server_has_name(
+    ngx_http_core_srv_conf_t *cscf, ngx_str_t *host);
+static ngx_uint_t ngx_http_coze_auth_server_has_ssl(ngx_conf_t *cf,
+    ngx_http_core_srv_conf_t *cscf);
+static void ngx_http_coze_auth_check_server(ngx_conf_t *cf,
+    ngx_http_coze_auth_loc_conf_t *conf,
+    ngx_http_coze_auth_main_conf_t *amcf);
 
 
 typedef struct {
@@ -1209,7 +1224,7 @@ ngx_http_coze_auth_finalize_conf(ngx_conf_t *cf,
 {
     char                            *msg;
     ngx_str_t                        s;
-    ngx_uint_t                       i, used;
+    ngx_uint_t                       type, used;
     ngx_http_coze_auth_str_t         out, empty;
     ngx_http_coze_auth_mem_t         mem;
     ngx_http_coze_auth_appconf_t    *app;
@@ -1221,24 +1236,15 @@ ngx_http_coze_auth_finalize_conf(ngx_conf_t *cf,
 
     app = conf->app;
 
-    if (app) {
-        if (conf->client_type == 0 && app->client_type.len) {
+    if (app && conf->client_type != NGX_HTTP_COZE_AUTH_TOKEN) {
+        if (app->client_type.len) {
 
-            for (i = 0; ngx_http_coze_auth_types[i].name.len; i++) {
-                if (app->client_type.len
-                    == ngx_http_coze_auth_types[i].name.len
-                    && ngx_strncmp(app->client_type.data,
-                                   ngx_http_coze_auth_types[i].name.data,
-                                   app->client_type.len) == 0)
-                {
-                    conf->client_type = ngx_http_coze_auth_types[i].type;
-                    break;
-                }
-            }
+            type = ngx_http_coze_auth_type_by_name(app->client_type.data,
+                                                   app->client_type.len);
 
-            if (conf->client_type == 0) {
+            if (type == 0) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "\"coze_auth_app_config\" \"%V\": "
+                                   "\"coze_auth_app_config\": file \"%V\": "
                                    "client_type \"%*s\" cannot be used by "
                                    "a web server (web, pkce or jwt)",
                                    &conf->app_config, app->client_type.len,
@@ -1246,7 +1252,31 @@ ngx_http_coze_auth_finalize_conf(ngx_conf_t *cf,
                 return NGX_CONF_ERROR;
             }
 
-            ngx_str_set(&conf->client_type_src, "coze_auth_app_config");
+            if (conf->client_type == 0) {
+                conf->client_type = type;
+                ngx_str_set(&conf->client_type_src, "coze_auth_app_config");
+
+            } else if (conf->client_type != type) {
+                /*
+                 * the type of a Coze app is fixed when it is created: a
+                 * pkce app has no secret, a web app cannot log in without
+                 * one, a jwt app has no browser login at all
+                 */
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"coze_auth_client_type %V\" contradicts "
+                                   "client_type \"%V\" in "
+                                   "\"coze_auth_app_config\" \"%V\": the "
+                                   "type of a Coze app is fixed when it is "
+                                   "created, remove the directive or use "
+                                   "the config file of a %V app",
+                                   ngx_http_coze_auth_type_name(
+                                       conf->client_type),
+                                   ngx_http_coze_auth_type_name(type),
+                                   &conf->app_config,
+                                   ngx_http_coze_auth_type_name(
+                                       conf->client_type));
+                return NGX_CONF_ERROR;
+            }
         }
 
 #define ngx_http_coze_auth_fill(field, from)                                 \
@@ -1277,8 +1307,9 @@ ngx_http_coze_auth_finalize_conf(ngx_conf_t *cf,
 
     } else if (ngx_http_coze_auth_check_url(&conf->api_base) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"coze_auth_app_config\": invalid "
-                           "coze_api_base \"%V\"", &conf->api_base);
+                           "\"coze_auth_app_config\": file \"%V\": "
+                           "coze_api_base \"%V\" is not an http(s) URL",
+                           &conf->app_config, &conf->api_base);
         return NGX_CONF_ERROR;
     }
 
@@ -1296,8 +1327,9 @@ ngx_http_coze_auth_finalize_conf(ngx_conf_t *cf,
 
     } else if (ngx_http_coze_auth_check_url(&conf->www_base) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"coze_auth_app_config\": invalid "
-                           "coze_www_base \"%V\"", &conf->www_base);
+                           "\"coze_auth_app_config\": file \"%V\": "
+                           "coze_www_base \"%V\" is not an http(s) URL",
+                           &conf->app_config, &conf->www_base);
         return NGX_CONF_ERROR;
     }
 
@@ -1397,6 +1429,12 @@ ngx_http_coze_auth_finalize_conf(ngx_conf_t *cf,
 
     case NGX_HTTP_COZE_AUTH_JWT:
 
+        if (conf->endpoint == NGX_HTTP_COZE_AUTH_EP_CALLBACK) {
+            msg = "\"coze_auth_callback\" needs a web or pkce app, this "
+                  "location's \"coze_auth_client_type\" is jwt";
+            break;
+        }
+
         if (conf->client_id.len == 0) {
             msg = "\"coze_auth_client_id\" (or client_id in "
                   "\"coze_auth_app_config\") is required";
@@ -1419,6 +1457,12 @@ ngx_http_coze_auth_finalize_conf(ngx_conf_t *cf,
 
     default: /* NGX_HTTP_COZE_AUTH_TOKEN */
 
+        if (conf->endpoint == NGX_HTTP_COZE_AUTH_EP_CALLBACK) {
+            msg = "\"coze_auth_callback\" needs a web or pkce app, this "
+                  "location's \"coze_auth_client_type\" is token";
+            break;
+        }
+
         if (conf->static_token.len == 0) {
             msg = "\"coze_auth_client_type token\" needs "
                   "\"coze_auth_token_file\"";
@@ -1432,5 +1476,370 @@ ngx_http_coze_auth_finalize_conf(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_coze_auth_check_regions(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_http_coze_auth_check_server(cf, conf, amcf);
+
     return NGX_CONF_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_coze_auth_type_by_name(u_char *name, size_t len)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; ngx_http_coze_auth_types[i].name.len; i++) {
+        if (len == ngx_http_coze_auth_types[i].name.len
+            && ngx_strncmp(name, ngx_http_coze_auth_types[i].name.data, len)
+               == 0)
+        {
+            return ngx_http_coze_auth_types[i].type;
+        }
+    }
+
+    return 0;
+}
+
+
+static ngx_str_t *
+ngx_http_coze_auth_type_name(ngx_uint_t type)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; ngx_http_coze_auth_types[i].name.len; i++) {
+        if (ngx_http_coze_auth_types[i].type == type) {
+            break;
+        }
+    }
+
+    return &ngx_http_coze_auth_types[i].name;
+}
+
+
+/* the host of an http(s) URL (as checked by ngx_http_coze_auth_check_url) */
+
+static void
+ngx_http_coze_auth_url_host(ngx_str_t *url, ngx_str_t *host)
+{
+    u_char  *p, *last, *at;
+
+    host->len = 0;
+    host->data = NULL;
+
+    p = ngx_strlcasestrn(url->data, url->data + url->len,
+                         (u_char *) "://", 3 - 1);
+    if (p == NULL) {
+        return;
+    }
+
+    p += 3;
+
+    last = ngx_strlchr(p, url->data + url->len, '/');
+    if (last == NULL) {
+        last = url->data + url->len;
+    }
+
+    /* userinfo */
+    for (at = last; at > p; at--) {
+        if (at[-1] == '@') {
+            p = at;
+            break;
+        }
+    }
+
+    if (p < last && *p == '[') {
+        at = ngx_strlchr(p, last, ']');
+        last = at ? at + 1 : last;
+
+    } else {
+        at = ngx_strlchr(p, last, ':');
+        last = at ? at : last;
+    }
+
+    host->data = p;
+    host->len = last - p;
+}
+
+
+/* host is the domain or one of its subdomains */
+
+static ngx_uint_t
+ngx_http_coze_auth_in_domain(ngx_str_t *host, ngx_str_t *domain)
+{
+    u_char  *d;
+    size_t   len;
+
+    d = domain->data;
+    len = domain->len;
+
+    if (len && d[0] == '.') {
+        d++;
+        len--;
+    }
+
+    if (len == 0 || host->len < len) {
+        return 0;
+    }
+
+    if (ngx_strncasecmp(host->data + host->len - len, d, len) != 0) {
+        return 0;
+    }
+
+    return host->len == len || host->data[host->len - len - 1] == '.';
+}
+
+
+static const char *
+ngx_http_coze_auth_region(ngx_str_t *url)
+{
+    ngx_str_t  host, domain;
+
+    ngx_http_coze_auth_url_host(url, &host);
+
+    ngx_str_set(&domain, "coze.cn");
+
+    if (ngx_http_coze_auth_in_domain(&host, &domain)) {
+        return "coze.cn";
+    }
+
+    ngx_str_set(&domain, "coze.com");
+
+    if (ngx_http_coze_auth_in_domain(&host, &domain)) {
+        return "coze.com";
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A login starts on the www host and ends on the api host: both must be
+ * of the same Coze region (the mock and private bases are not checked).
+ */
+
+static ngx_int_t
+ngx_http_coze_auth_check_regions(ngx_conf_t *cf,
+    ngx_http_coze_auth_loc_conf_t *conf)
+{
+    const char  *api, *www;
+
+    api = ngx_http_coze_auth_region(&conf->api_base);
+    www = ngx_http_coze_auth_region(&conf->www_base);
+
+    if (api == NULL || www == NULL || api == www) {
+        return NGX_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "Coze api base \"%V\" (%s) and www base \"%V\" (%s) "
+                       "are in different regions: check "
+                       "\"coze_auth_api_base\", \"coze_auth_www_base\" and "
+                       "the coze_api_base and coze_www_base of "
+                       "\"coze_auth_app_config\"",
+                       &conf->api_base, api, &conf->www_base, www);
+
+    return NGX_ERROR;
+}
+
+
+static ngx_uint_t
+ngx_http_coze_auth_server_has_name(ngx_http_core_srv_conf_t *cscf,
+    ngx_str_t *host)
+{
+    size_t                   len;
+    ngx_str_t                domain;
+    ngx_uint_t               i, names;
+    ngx_http_server_name_t  *sn;
+
+    names = 0;
+    sn = cscf->server_names.elts;
+
+    for (i = 0; i < cscf->server_names.nelts; i++) {
+
+#if (NGX_PCRE)
+        if (sn[i].regex) {
+            names++;
+
+            if (ngx_regex_exec(sn[i].regex->regex, host, NULL, 0) >= 0) {
+                return 1;
+            }
+
+            continue;
+        }
+#endif
+
+        len = sn[i].name.len;
+
+        /* "" and "_": a catch-all server, not a name */
+        if (len == 0 || (len == 1 && sn[i].name.data[0] == '_')) {
+            continue;
+        }
+
+        names++;
+
+        if (sn[i].name.data[0] == '*' || sn[i].name.data[0] == '.') {
+            /* "*.example.com" and ".example.com" */
+            domain.data = sn[i].name.data + 1;
+            domain.len = len - 1;
+
+            if (ngx_http_coze_auth_in_domain(host, &domain)
+                && (sn[i].name.data[0] == '.' || host->len > domain.len))
+            {
+                return 1;
+            }
+
+            continue;
+        }
+
+        if (sn[i].name.data[len - 1] == '*') {
+            /* "www.example.*" */
+            if (host->len >= len
+                && ngx_strncasecmp(host->data, sn[i].name.data, len - 1)
+                   == 0)
+            {
+                return 1;
+            }
+
+            continue;
+        }
+
+        if (host->len == len
+            && ngx_strncasecmp(host->data, sn[i].name.data, len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    /* a server without names takes any host */
+    return names == 0;
+}
+
+
+static ngx_uint_t
+ngx_http_coze_auth_server_has_ssl(ngx_conf_t *cf,
+    ngx_http_core_srv_conf_t *cscf)
+{
+    ngx_uint_t                   p, a, s;
+    ngx_http_conf_port_t        *port;
+    ngx_http_conf_addr_t        *addr;
+    ngx_http_core_srv_conf_t   **server;
+    ngx_http_core_main_conf_t   *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    if (cmcf->ports == NULL) {
+        return 0;
+    }
+
+    port = cmcf->ports->elts;
+
+    for (p = 0; p < cmcf->ports->nelts; p++) {
+
+        addr = port[p].addrs.elts;
+
+        for (a = 0; a < port[p].addrs.nelts; a++) {
+
+#if (nginx_version >= 1025000)
+            if (!addr[a].opt.ssl && !addr[a].opt.quic) {
+                continue;
+            }
+#else
+            if (!addr[a].opt.ssl) {
+                continue;
+            }
+#endif
+
+            server = addr[a].servers.elts;
+
+            for (s = 0; s < addr[a].servers.nelts; s++) {
+                if (server[s] == cscf) {
+                    return 1;
+                }
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Warnings about the server{} a used location is in, once per server:
+ * the redirect URI must bring the browser back to this server, and a
+ * Secure-only cookie needs https.
+ */
+
+static void
+ngx_http_coze_auth_check_server(ngx_conf_t *cf,
+    ngx_http_coze_auth_loc_conf_t *conf, ngx_http_coze_auth_main_conf_t *amcf)
+{
+    u_char                    *p, *last;
+    ngx_str_t                  host, domain;
+    ngx_http_core_srv_conf_t  *cscf;
+
+    cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+
+    if (cscf == NULL) {
+        return;
+    }
+
+    if ((conf->client_type == NGX_HTTP_COZE_AUTH_WEB
+         || conf->client_type == NGX_HTTP_COZE_AUTH_PKCE)
+        && conf->redirect_uri.len && conf->redirect_uri.data[0] != '/'
+        && (amcf->diag_redirect_srv != cscf
+            || amcf->diag_redirect_uri != conf->redirect_uri.data))
+    {
+        amcf->diag_redirect_srv = cscf;
+        amcf->diag_redirect_uri = conf->redirect_uri.data;
+
+        ngx_http_coze_auth_url_host(&conf->redirect_uri, &host);
+
+        /* a cookie domain shared with the callback's host is fine too */
+        ngx_str_null(&domain);
+
+        p = ngx_strlcasestrn(conf->cookie->attrs.data,
+                             conf->cookie->attrs.data
+                             + conf->cookie->attrs.len,
+                             (u_char *) "; Domain=", 9 - 1);
+        if (p) {
+            p += 9;
+            last = ngx_strlchr(p, conf->cookie->attrs.data
+                                  + conf->cookie->attrs.len, ';');
+            domain.data = p;
+            domain.len = last ? (size_t) (last - p)
+                              : (size_t) (conf->cookie->attrs.data
+                                          + conf->cookie->attrs.len - p);
+        }
+
+        if (host.len
+            && !ngx_http_coze_auth_server_has_name(cscf, &host)
+            && !(domain.len && ngx_http_coze_auth_in_domain(&host, &domain)))
+        {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "\"coze_auth_redirect_uri\" \"%V\": host "
+                               "\"%V\" matches no \"server_name\" of the "
+                               "server \"%V\", the browser will come back "
+                               "from Coze to another server",
+                               &conf->redirect_uri, &host,
+                               &cscf->server_name);
+        }
+    }
+
+    if (conf->cookie->secure == NGX_HTTP_COZE_AUTH_SECURE_ON
+        && amcf->diag_cookie_srv != cscf)
+    {
+        amcf->diag_cookie_srv = cscf;
+
+        if (!ngx_http_coze_auth_server_has_ssl(cf, cscf)) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "\"coze_auth_cookie\" secure=on, but the "
+                               "server \"%V\" has no \"listen ... ssl\": "
+                               "browsers drop Secure cookies on plain http "
+                               "and sign-ins fail (fine if TLS ends in front "
+                               "of nginx)", &cscf->server_name);
+        }
+    }
 }

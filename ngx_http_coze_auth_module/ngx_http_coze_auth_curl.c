@@ -953,6 +953,8 @@ ngx_http_coze_auth_curl_sweep_handler(ngx_event_t *ev)
 
     for ( ;; ) {
 
+        x = NULL;
+
         for (q = ngx_queue_head(&drv->xfers);
              q != ngx_queue_sentinel(&drv->xfers);
              q = ngx_queue_next(q))

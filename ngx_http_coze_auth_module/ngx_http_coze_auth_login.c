@@ -522,6 +522,20 @@ ngx_http_coze_auth_remote_error(ngx_http_request_t *r,
                       ctx->xfer.status, &id);
     }
 
+    /*
+     * a 400 to the code exchange refuses this code (used, expired, not
+     * ours): the browser's fault, e.g. a replayed callback, not Coze's
+     */
+    if (code && ctx->endpoint == NGX_HTTP_COZE_AUTH_CALL_TOKEN
+        && ctx->xfer.status == NGX_HTTP_BAD_REQUEST)
+    {
+        ngx_str_set(&text, "This sign-in attempt has expired or was "
+                    "already used. Please sign in again.");
+
+        return ngx_http_coze_auth_error_page(r, NGX_HTTP_BAD_REQUEST,
+                                             "invalid_grant", &text);
+    }
+
     ngx_str_set(&text, "Coze refused the sign-in. Please try again.");
 
     return ngx_http_coze_auth_error_page(r, NGX_HTTP_BAD_GATEWAY,

@@ -133,6 +133,12 @@ typedef struct {
 
     ngx_flag_t                      used;
     ngx_int_t                       request_id;     /* variable index */
+
+    /* configuration diagnostics: each server is told once */
+    ngx_http_core_srv_conf_t       *diag_redirect_srv;
+    u_char                         *diag_redirect_uri;
+    ngx_http_core_srv_conf_t       *diag_cookie_srv;
+
     ngx_shm_zone_t                 *shm_zone;
     ngx_http_coze_auth_shctx_t     *sh;
     ngx_slab_pool_t                *shpool;
@@ -218,6 +224,10 @@ typedef struct ngx_http_coze_auth_ctx_s  ngx_http_coze_auth_ctx_t;
 typedef void (*ngx_http_coze_auth_step_pt)(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx);
 
+typedef struct ngx_http_coze_auth_task_s  ngx_http_coze_auth_task_t;
+
+typedef void (*ngx_http_coze_auth_task_pt)(ngx_http_coze_auth_task_t *t);
+
 struct ngx_http_coze_auth_ctx_s {
     ngx_http_request_t             *request;
 
@@ -230,6 +240,7 @@ struct ngx_http_coze_auth_ctx_s {
     unsigned                        waiting:1;
     unsigned                        force_refresh:1;
     unsigned                        in_flight:1;
+    unsigned                        initiated:1;
     unsigned                        refreshed:1;
     ngx_uint_t                      result;
 
@@ -260,6 +271,22 @@ struct ngx_http_coze_auth_ctx_s {
     ngx_str_t                       access_token;
     ngx_str_t                       refresh_token;
     int64_t                         expires;
+};
+
+
+/* a call to Coze that belongs to no request (task.c) */
+struct ngx_http_coze_auth_task_s {
+    ngx_pool_t                     *pool;
+    ngx_http_coze_auth_main_conf_t *amcf;
+    ngx_http_coze_auth_loc_conf_t  *alcf;
+    ngx_http_coze_auth_xfer_t       xfer;
+    ngx_event_t                     deadline;
+    ngx_event_t                     finish;
+    ngx_uint_t                      endpoint;
+    u_char                          hash[32];
+    ngx_str_t                       request_id;
+    ngx_http_coze_auth_task_pt      done;
+    ngx_uint_t                      renewing;       /* jwt: a value exists */
 };
 
 
@@ -313,8 +340,21 @@ void ngx_http_coze_auth_log_call(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx);
 const char *ngx_http_coze_auth_xfer_result(ngx_uint_t result);
 
+/* task.c */
+ngx_http_coze_auth_task_t *ngx_http_coze_auth_task_create(
+    ngx_http_request_t *r, ngx_http_coze_auth_ctx_t *ctx,
+    ngx_uint_t endpoint);
+ngx_int_t ngx_http_coze_auth_task_start(ngx_http_coze_auth_task_t *t,
+    ngx_str_t *url, ngx_str_t *body, ngx_str_t *bearer,
+    ngx_http_coze_auth_task_pt done);
+void ngx_http_coze_auth_task_abort(ngx_http_coze_auth_task_t *t);
+
 /* status.c */
 void ngx_http_coze_auth_stat_inc(ngx_http_request_t *r, ngx_uint_t n);
+void ngx_http_coze_auth_stat_add(ngx_http_coze_auth_main_conf_t *amcf,
+    ngx_uint_t n);
+void ngx_http_coze_auth_stat_call_amcf(ngx_http_coze_auth_main_conf_t *amcf,
+    ngx_uint_t endpoint, ngx_http_coze_auth_xfer_t *x);
 void ngx_http_coze_auth_stat_call(ngx_http_request_t *r, ngx_uint_t endpoint,
     ngx_http_coze_auth_xfer_t *x);
 void ngx_http_coze_auth_stat_flight(ngx_http_coze_auth_main_conf_t *amcf,
@@ -366,7 +406,7 @@ ngx_int_t ngx_http_coze_auth_wait(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx);
 void ngx_http_coze_auth_wake(ngx_http_coze_auth_main_conf_t *amcf,
     u_char *hash);
-ngx_int_t ngx_http_coze_auth_seal_value(ngx_http_request_t *r,
+ngx_int_t ngx_http_coze_auth_seal_value(ngx_http_coze_auth_loc_conf_t *alcf,
     const char *purpose, u_char *in, size_t len, u_char *out,
     size_t *out_len);
 ngx_int_t ngx_http_coze_auth_open_value(ngx_http_request_t *r,

@@ -142,13 +142,30 @@ ngx_http_coze_auth_stat_flight(ngx_http_coze_auth_main_conf_t *amcf,
 
 
 void
+ngx_http_coze_auth_stat_add(ngx_http_coze_auth_main_conf_t *amcf,
+    ngx_uint_t n)
+{
+    if (amcf->sh) {
+        (void) ngx_atomic_fetch_add(&amcf->sh->counters[n], 1);
+    }
+}
+
+
+void
 ngx_http_coze_auth_stat_call(ngx_http_request_t *r, ngx_uint_t endpoint,
     ngx_http_coze_auth_xfer_t *x)
 {
-    ngx_uint_t                       outcome, b;
-    ngx_http_coze_auth_main_conf_t  *amcf;
+    ngx_http_coze_auth_stat_call_amcf(
+        ngx_http_get_module_main_conf(r, ngx_http_coze_auth_module),
+        endpoint, x);
+}
 
-    amcf = ngx_http_get_module_main_conf(r, ngx_http_coze_auth_module);
+
+void
+ngx_http_coze_auth_stat_call_amcf(ngx_http_coze_auth_main_conf_t *amcf,
+    ngx_uint_t endpoint, ngx_http_coze_auth_xfer_t *x)
+{
+    ngx_uint_t  outcome, b;
 
     if (amcf->sh == NULL || endpoint >= NGX_HTTP_COZE_AUTH_CALLS) {
         return;

@@ -188,7 +188,10 @@ ngx_http_coze_auth_store_get(ngx_http_coze_auth_main_conf_t *amcf,
         v->renewing = rec->busy_until > now;
 
         /* a value that wants renewal: the first to ask renews it */
-        if (lock && v->renewing == 0 && v->expires - v->margin <= now) {
+        if (lock && v->renewing == 0
+            && rec->state == NGX_HTTP_COZE_AUTH_REC_VALUE
+            && v->expires - v->margin <= now)
+        {
             rec->busy_until = now + busy_for;
             rec->owner = ngx_pid;
             v->renewing = 2;

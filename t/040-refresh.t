@@ -19,6 +19,7 @@ no_root_location();
 log_level('warn');
 master_on();
 workers(2);
+worker_connections(1024);
 
 # LOGIN: a full login that stops at the callback's answer; then t0/rt0 hold
 # the access and refresh token Coze issued (the mock's secrets, in order)
@@ -91,25 +92,260 @@ __DATA__
 
 
 
-=== TEST 2: 2 workers, 50 concurrent requests with the same old cookie: all get the new token, Coze sees ONE refresh
---- http_config eval
-CozeConf::coze_http('web') . "    log_format pidlog '\$pid';\n" . "    access_log \$TEST_NGINX_SERVROOT/logs/pid.log pidlog;\n"
+=== TEST 2: the new cookie rides on whatever the response is (here an upstream 404)
 --- scenario
 {"steps": [
  {"mock": {"reset": true, "config": {"access_ttl": 30}}},
  LOGIN
  {"mock": {"config": {"access_ttl": 900}}},
+ {"label": "refresh, upstream 404", "get": "/app/missing?__status=404",
+  "expect": {"status": 404,
+             "json": {"headers.x-coze-result": "refreshed",
+                      "headers.x-token": {"ne": "${t0}"}},
+             "set_cookie": {"coze_session": {"present": true, "deleted": false}},
+             "requests": {"token:refresh_token:200": 1}}},
+ {"label": "cookie carries the new token", "get": "/app/next",
+  "expect": {"status": 200,
+             "json": {"headers.x-token": "${last.json.headers.x-token}"}}}
+]}
+
+
+
+=== TEST 3: 2 workers, 50 concurrent requests with the same old cookie: all get the new token, Coze sees ONE refresh
+The storm goes to a second server whose listen socket has "reuseport": the
+kernel spreads the connections over both workers' sockets (on the shared
+socket one busy worker may accept them all), and X-Worker shows that both
+took part.
+--- http_config eval
+CozeConf::coze_http('web') . "
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_RAND_PORT_1 reuseport;
+" . CozeConf::coze_server(protected => '        add_header X-Worker $pid always;
+        proxy_set_header X-Token $coze_access_token;') . "
+    }
+"
+--- config eval
+CozeConf::coze_server(protected => '        proxy_set_header X-Token $coze_access_token;') . '
+    location = /storm-base {
+        return 200 "http://127.0.0.1:$TEST_NGINX_RAND_PORT_1";
+    }
+'
+--- scenario
+{"steps": [
+ {"mock": {"reset": true, "config": {"access_ttl": 30}}},
+ LOGIN
+ {"mock": {"config": {"access_ttl": 900}}},
+ {"get": "/storm-base", "expect": {"status": 200}, "save": {"storm": "body"}},
  {"set": {"old": "${cookie.main.coze_session}"}},
  {"label": "storm", "repeat": 50, "concurrency": 50,
-  "request": {"get": "/app/storm", "jar": false,
+  "request": {"get": "${storm}/app/storm", "jar": false,
               "headers": {"Cookie": "coze_session=${old}"}},
   "expect_all": {"status": 200,
                  "json": {"headers.x-coze-result": "refreshed",
                           "headers.x-token": {"re": "^czu_", "ne": "${t0}"}},
                  "set_cookie": {"coze_session": {"present": true, "deleted": false}},
                  "distinct_bodies_max": 1,
+                 "distinct_headers_min": {"X-Worker": 2},
                  "requests": {"token:refresh_token": 1}}},
  {"label": "one new token", "get": "${mock}/__mock/secrets", "jar": false,
   "expect": {"json": {"access_tokens": {"len": 2},
                       "access_tokens.1": "${last.json.headers.x-token}"}}}
+]}
+
+
+
+=== TEST 4: the old cookie inside the result window gets the new tokens; after it the session ends cleanly
+--- http_config eval
+CozeConf::coze_http('web', extra => "    coze_auth_refresh_result_ttl 1s;\n")
+--- scenario
+{"steps": [
+ {"mock": {"reset": true, "config": {"access_ttl": 30}}},
+ LOGIN
+ {"mock": {"config": {"access_ttl": 900}}},
+ {"set": {"old": "${cookie.main.coze_session}"}},
+ {"label": "refresh", "get": "/app/page",
+  "expect": {"status": 200, "json": {"headers.x-coze-result": "refreshed"}},
+  "save": {"t1": "json.headers.x-token"}},
+ {"label": "old cookie, in the window", "get": "/app/replay", "jar": false,
+  "headers": {"Cookie": "coze_session=${old}"},
+  "expect": {"status": 200,
+             "json": {"headers.x-token": "${t1}",
+                      "headers.x-coze-result": "refreshed"},
+             "set_cookie": {"coze_session": {"present": true, "deleted": false}},
+             "requests": {"token:refresh_token": 1}}},
+ {"comment": "The window (coze_auth_refresh_result_ttl 1s) is a record in nginx's shared zone, counted in whole seconds of nginx's clock; nothing outside nginx can observe it ending, so the only way past it is to let 1.2 s pass.",
+  "sleep": 1.2},
+ {"label": "old cookie, after the window: login", "get": "/app/replay", "jar": false,
+  "headers": {"Cookie": "coze_session=${old}"},
+  "expect": {"status": 302,
+             "location_re": "/api/permission/oauth2/authorize\\?",
+             "set_cookie": {"coze_session": {"deleted": true}},
+             "requests": {"token:refresh_token": 2, "token:refresh_token:400": 1}}},
+ {"label": "old cookie again, API call: 401, no new call", "get": "/api/x", "jar": false,
+  "headers": {"Cookie": "coze_session=${old}", "Accept": "application/json"},
+  "expect": {"status": 401, "json": {"error": "unauthenticated"},
+             "set_cookie": {"coze_session": {"deleted": true}},
+             "requests": {"token:refresh_token": 2}}},
+ {"label": "the new cookie still works", "get": "/app/still",
+  "expect": {"status": 200,
+             "json": {"headers.x-token": "${t1}", "headers.x-coze-result": "ok"},
+             "requests": {"token:refresh_token": 2}}}
+]}
+--- error_log eval
+qr/refresh refused, session ended: HTTP 400, Coze error "invalid_request" "invalid request: refresh_token", logid "\d{14}[0-9A-F]{20}"/
+
+
+
+=== TEST 5: dead refresh token (invalid_grant): the session ends, login redirect or 401, logged with the logid
+--- scenario
+{"steps": [
+ {"mock": {"reset": true, "config": {"access_ttl": 30}}},
+ LOGIN
+ {"mock": {"expire": {"refresh_token": "${rt0}"},
+           "config": {"refresh_error": {"status": 400, "error_code": "invalid_grant",
+                                        "error_message": "refresh token expired"}}}},
+ {"label": "navigation: login", "get": "/app/page",
+  "expect": {"status": 302,
+             "location_re": "/api/permission/oauth2/authorize\\?",
+             "set_cookie": {"coze_session": {"deleted": true}},
+             "requests": {"token:refresh_token:400": 1}}},
+ {"label": "API call with the same cookie: 401", "get": "/api/v1/x", "jar": "old",
+  "headers": {"Accept": "application/json"},
+  "expect": {"status": 401, "json": {"error": "unauthenticated"},
+             "requests": {"token:refresh_token": 1}}}
+]}
+--- error_log eval
+qr/refresh refused, session ended: HTTP 400, Coze error "invalid_grant" "refresh token expired", logid "\d{14}[0-9A-F]{20}"/
+
+
+
+=== TEST 6: refresh times out: the still valid token is used, no retry storm
+--- config eval
+CozeConf::coze_server(protected => '        coze_auth_timeout 1s;
+        proxy_set_header X-Token $coze_access_token;')
+--- scenario
+{"steps": [
+ {"mock": {"reset": true, "config": {"access_ttl": 30}}},
+ LOGIN
+ {"mock": {"fault": {"endpoint": "token", "grant_type": "refresh_token",
+                     "kind": "hang", "seconds": 10}}},
+ {"label": "served with the current token", "get": "/app/page",
+  "expect": {"status": 200,
+             "json": {"headers.x-token": "${t0}", "headers.x-coze-result": "ok"},
+             "set_cookie": {"coze_session": {"present": false}},
+             "requests": {"token:refresh_token": 1}}},
+ {"label": "the next request does not call again at once", "get": "/app/page2",
+  "expect": {"status": 200, "json": {"headers.x-token": "${t0}"},
+             "requests": {"token:refresh_token": 1}}}
+]}
+--- error_log eval
+qr/refresh failed \(timed out, HTTP 0, logid ""\), the current token is used until it expires/
+
+
+
+=== TEST 7: Coze answers 5xx: the current token is used, logged with the logid; a later request retries and succeeds
+--- scenario
+{"steps": [
+ {"mock": {"reset": true, "config": {"access_ttl": 30}}},
+ LOGIN
+ {"mock": {"config": {"access_ttl": 900},
+           "fault": {"endpoint": "token", "grant_type": "refresh_token",
+                     "kind": "status", "status": 502}}},
+ {"label": "served with the current token", "get": "/app/page",
+  "expect": {"status": 200,
+             "json": {"headers.x-token": "${t0}"},
+             "set_cookie": {"coze_session": {"present": false}},
+             "requests": {"token:refresh_token:502": 1}}},
+ {"label": "held back: no new call", "get": "/app/page",
+  "expect": {"status": 200, "json": {"headers.x-token": "${t0}"},
+             "requests": {"token:refresh_token": 1}}},
+ {"comment": "After a transient failure the module holds retries back for a fixed 5 s (a record in its shared zone, no setting shortens it, nothing outside nginx can see it end): let 5.2 s pass.",
+  "sleep": 5.2},
+ {"label": "retried: refreshed", "get": "/app/page",
+  "expect": {"status": 200,
+             "json": {"headers.x-coze-result": "refreshed",
+                      "headers.x-token": {"re": "^czu_", "ne": "${t0}"}},
+             "set_cookie": {"coze_session": {"present": true, "deleted": false}},
+             "requests": {"token:refresh_token": 2, "token:refresh_token:200": 1}}}
+]}
+--- error_log eval
+qr/refresh failed \(ok, HTTP 502, logid "\d{14}[0-9A-F]{20}"\), the current token is used until it expires/
+
+
+
+=== TEST 8: Coze answers malformed JSON: the current token is used, logged with the logid
+--- scenario
+{"steps": [
+ {"mock": {"reset": true, "config": {"access_ttl": 30}}},
+ LOGIN
+ {"mock": {"fault": {"endpoint": "token", "grant_type": "refresh_token",
+                     "kind": "malformed"}}},
+ {"label": "served with the current token", "get": "/app/page",
+  "expect": {"status": 200,
+             "json": {"headers.x-token": "${t0}"},
+             "set_cookie": {"coze_session": {"present": false}},
+             "requests": {"token:refresh_token:200": 1}}}
+]}
+--- error_log eval
+qr/refresh: invalid response from Coze, HTTP 200, logid "\d{14}[0-9A-F]{20}"/
+
+
+
+=== TEST 9: connection reset by Coze: the current token is used
+libcurl sends a request once more when a reused keep-alive connection dies
+before any answer, so Coze sees one or two attempts (both reset).
+--- scenario
+{"steps": [
+ {"mock": {"reset": true, "config": {"access_ttl": 30}}},
+ LOGIN
+ {"mock": {"fault": {"endpoint": "token", "grant_type": "refresh_token",
+                     "kind": "reset", "count": 2}}},
+ {"label": "served with the current token", "get": "/app/page",
+  "expect": {"status": 200,
+             "json": {"headers.x-token": "${t0}"},
+             "set_cookie": {"coze_session": {"present": false}},
+             "requests": {"token:refresh_token": {"min": 1, "max": 2}}}}
+]}
+--- error_log eval
+qr/refresh failed \([^)]*HTTP 0, logid ""\), the current token is used until it expires/
+
+
+
+=== TEST 10: transient failure once the token has expired: login redirect for a navigation, 503 for an API call
+--- scenario
+{"steps": [
+ {"mock": {"reset": true, "config": {"access_ttl": 30, "clock_offset": -100}}},
+ LOGIN
+ {"mock": {"config": {"clock_offset": 0},
+           "fault": {"endpoint": "token", "grant_type": "refresh_token",
+                     "kind": "status", "status": 500}}},
+ {"label": "navigation: login, the session cookie is kept", "get": "/app/page",
+  "expect": {"status": 302,
+             "location_re": "/api/permission/oauth2/authorize\\?",
+             "set_cookie": {"coze_session": {"present": false}},
+             "requests": {"token:refresh_token:500": 1}}},
+ {"label": "API call: 503", "get": "/api/x", "headers": {"Accept": "application/json"},
+  "expect": {"status": 503, "requests": {"token:refresh_token": 1}}}
+]}
+--- error_log eval
+qr/refresh failed \(ok, HTTP 500, logid "\d{14}[0-9A-F]{20}"\) and the access token has expired/
+
+
+
+=== TEST 11: POST to the userinfo location refreshes a token far from expiry
+--- scenario
+{"steps": [
+ {"mock": {"reset": true}},
+ LOGIN
+ {"label": "GET: no refresh", "get": "/oauth/me",
+  "expect": {"status": 200, "requests": {"token:refresh_token": 0}},
+  "save": {"exp0": "json.expires_at"}},
+ {"label": "POST: refresh", "get": "/oauth/me", "method": "POST", "body": "",
+  "expect": {"status": 200,
+             "set_cookie": {"coze_session": {"present": true, "deleted": false}},
+             "requests": {"token:refresh_token:200": 1}}},
+ {"label": "the cookie holds the new token", "get": "/app/page",
+  "expect": {"status": 200,
+             "json": {"headers.x-token": {"re": "^czu_", "ne": "${t0}"}},
+             "requests": {"token:refresh_token": 1}}}
 ]}

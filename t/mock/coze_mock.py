@@ -1747,7 +1747,8 @@ class Browser:
       redirect_uri, ...), cookie.JAR.NAME,
       last.status|location|body|json.PATH|header.N|location_param.N|
       set_cookie.N (previous step's response).  A string that is exactly one
-      ${...} keeps the value's JSON type (numbers stay numbers).
+      ${...} keeps the value's JSON type (numbers stay numbers).  Object
+      keys are substituted too (as strings).
     """
 
     DEFAULT_HEADERS = [
@@ -1897,7 +1898,9 @@ class Browser:
 
     def subst(self, obj, ctx):
         if isinstance(obj, dict):
-            return {k: self.subst(v, ctx) for k, v in obj.items()}
+            # keys too: a state cookie's name comes from the state
+            return {(str(self.subst(k, ctx)) if "${" in k else k): self.subst(v, ctx)
+                    for k, v in obj.items()}
         if isinstance(obj, list):
             return [self.subst(v, ctx) for v in obj]
         if not isinstance(obj, str) or "${" not in obj:
@@ -2452,7 +2455,9 @@ class Browser:
         if spec.get("rst"):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         s.close()
-        rec["abort"] = {"url": url, "after_ms": spec.get("after_ms", 200)}
+        rec["abort"] = {"url": url}
+        rec["abort"].update({"until": spec["until"]} if spec.get("until")
+                            else {"after_ms": spec.get("after_ms", 200)})
 
     @staticmethod
     def proc_state(pid):

@@ -219,17 +219,20 @@ sub parse_headers ($) {
     my $s = shift;
     my %headers;
     my @order;
+    # Like upstream (a hash): a repeated name counts once, with its last
+    # value; an empty line inside the section becomes an "absent" check of
+    # the empty name (upstream does the same, so the test counts agree).
     for my $line (split /\n/, defined $s ? $s : '') {
         $line =~ s/^\s+|\s+$//g;
-        next if $line eq '';
+        my ($key, $val);
         if ($line =~ s/^!\s*//) {
-            $headers{$line} = undef;
-            push @order, $line;
+            $key = $line;
         } else {
-            my ($key, $val) = split /\s*:\s*/, $line, 2;
-            $headers{$key} = $val;
-            push @order, $key;
+            ($key, $val) = split /\s*:\s*/, $line, 2;
+            $key = '' unless defined $key;
         }
+        push @order, $key unless exists $headers{$key};
+        $headers{$key} = $val;
     }
     # keep the order of appearance for nicer TAP output
     return wantarray ? (\%headers, \@order) : \%headers;
@@ -1098,6 +1101,10 @@ sub run_test ($) {
 
     if ($UseValgrind) {
         stop_nginx($name);
+        if (!defined $block->suppress_stderr) {
+            my $stderr = _read_file_tail($StderrFile, 8192);
+            warn $stderr if length $stderr;
+        }
         check_valgrind_logs($name);
     }
 }
