@@ -347,6 +347,13 @@ ngx_http_coze_auth_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    /* a libcurl that resolves names synchronously would block workers */
+    if (amcf->used && ngx_http_coze_auth_curl_check_async_dns(cf->log)
+                      != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (amcf->used && amcf->shm_zone == NULL) {
         /* the built-in zone: counters, refresh and token coordination */
         ngx_str_set(&name, "coze_auth");
