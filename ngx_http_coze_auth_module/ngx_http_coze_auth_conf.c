@@ -1234,11 +1234,17 @@ ngx_http_coze_auth_finalize_conf(ngx_conf_t *cf,
     empty.len = 0;
     empty.data = (unsigned char *) "";
 
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_coze_auth_module);
+
     app = conf->app;
 
-    if (app && conf->client_type != NGX_HTTP_COZE_AUTH_TOKEN) {
-        if (app->client_type.len) {
+    if (app) {
 
+        /* a static token needs nothing from the app config */
+
+        if (app->client_type.len
+            && conf->client_type != NGX_HTTP_COZE_AUTH_TOKEN)
+        {
             type = ngx_http_coze_auth_type_by_name(app->client_type.data,
                                                    app->client_type.len);
 
@@ -1256,26 +1262,30 @@ ngx_http_coze_auth_finalize_conf(ngx_conf_t *cf,
                 conf->client_type = type;
                 ngx_str_set(&conf->client_type_src, "coze_auth_app_config");
 
-            } else if (conf->client_type != type) {
+            } else if (conf->client_type != type
+                       && amcf->diag_type_app != app)
+            {
                 /*
+                 * the directive wins (design: it overrides the file), but
                  * the type of a Coze app is fixed when it is created: a
                  * pkce app has no secret, a web app cannot log in without
-                 * one, a jwt app has no browser login at all
+                 * one; say so once per file
                  */
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "\"coze_auth_client_type %V\" contradicts "
-                                   "client_type \"%V\" in "
-                                   "\"coze_auth_app_config\" \"%V\": the "
-                                   "type of a Coze app is fixed when it is "
-                                   "created, remove the directive or use "
-                                   "the config file of a %V app",
+                amcf->diag_type_app = app;
+
+                ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                                   "\"coze_auth_client_type %V\" overrides "
+                                   "client_type \"%V\" of "
+                                   "\"coze_auth_app_config\" \"%V\", but "
+                                   "the type of a Coze app is fixed when it "
+                                   "is created: Coze will refuse this app "
+                                   "as a %V app",
                                    ngx_http_coze_auth_type_name(
                                        conf->client_type),
                                    ngx_http_coze_auth_type_name(type),
                                    &conf->app_config,
                                    ngx_http_coze_auth_type_name(
                                        conf->client_type));
-                return NGX_CONF_ERROR;
             }
         }
 

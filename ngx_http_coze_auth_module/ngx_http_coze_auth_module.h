@@ -133,6 +133,7 @@ typedef struct {
 
     ngx_flag_t                      used;
     ngx_int_t                       request_id;     /* variable index */
+    void                           *diag_type_app;  /* warned about */
 
     /* configuration diagnostics: each server is told once */
     ngx_http_core_srv_conf_t       *diag_redirect_srv;

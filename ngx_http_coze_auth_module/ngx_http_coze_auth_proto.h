@@ -18,8 +18,12 @@
 #include "ngx_http_coze_auth_core.h"
 
 
-/* responses larger than this are rejected without parsing */
-#define NGX_HTTP_COZE_AUTH_BODY_MAX  65536
+/*
+ * responses larger than this are rejected without parsing; the same as the
+ * transfer limit NGX_HTTP_COZE_AUTH_MAX_RESPONSE, so that a body the
+ * client accepted is never refused here as "invalid"
+ */
+#define NGX_HTTP_COZE_AUTH_BODY_MAX  (256 * 1024)
 
 /* expires_in values below this are durations, not unix timestamps */
 #define NGX_HTTP_COZE_AUTH_EXPIRES_ABS_MIN  1000000000

@@ -191,6 +191,12 @@ ngx_http_coze_auth_refresh_done(ngx_http_coze_auth_task_t *t)
 
     if (x->result != NGX_HTTP_COZE_AUTH_XFER_OK || x->status >= 500) {
         /* a timeout, reset or 5xx proves nothing about the token */
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "coze auth: refresh failed (%s, HTTP %ui), the "
+                      "session keeps its token, retried in %T s, logid "
+                      "\"%V\", request_id %V",
+                      ngx_http_coze_auth_xfer_result(x->result), x->status,
+                      keep, &x->logid, &t->request_id);
         goto publish;
     }
 

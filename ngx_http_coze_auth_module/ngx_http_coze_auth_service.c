@@ -225,6 +225,12 @@ ngx_http_coze_auth_jwt_done(ngx_http_coze_auth_task_t *t)
     ngx_memzero(&tok, sizeof(ngx_http_coze_auth_token_t));
 
     if (x->result != NGX_HTTP_COZE_AUTH_XFER_OK) {
+        /* the request side only says "see the log line before" */
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "coze auth: jwt token request failed: %s%s%V, "
+                      "request_id %V",
+                      ngx_http_coze_auth_xfer_result(x->result),
+                      x->error.len ? ": " : "", &x->error, &t->request_id);
         goto failed;
     }
 
@@ -240,12 +246,21 @@ ngx_http_coze_auth_jwt_done(ngx_http_coze_auth_task_t *t)
             id.data = tok.logid.data;
         }
 
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "coze auth: jwt token request refused: HTTP %ui, "
-                      "Coze error \"%*s\" \"%*s\", logid \"%V\", "
-                      "request_id %V", x->status, tok.error_code.len,
-                      tok.error_code.data, tok.error_message.len,
-                      tok.error_message.data, &id, &t->request_id);
+        if (rc == NGX_HTTP_COZE_AUTH_E_REMOTE) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "coze auth: jwt token request refused: HTTP %ui, "
+                          "Coze error \"%*s\" \"%*s\", logid \"%V\", "
+                          "request_id %V", x->status, tok.error_code.len,
+                          tok.error_code.data, tok.error_message.len,
+                          tok.error_message.data, &id, &t->request_id);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "coze auth: jwt token request failed: HTTP %ui, "
+                          "invalid response from Coze, logid \"%V\", "
+                          "request_id %V", x->status, &id, &t->request_id);
+        }
+
         goto failed;
     }
 

@@ -206,7 +206,12 @@ ngx_http_coze_auth_push_cookie(ngx_http_request_t *r, ngx_str_t *name,
 
     p = ngx_cpymem(p, name->data, name->len);
     *p++ = '=';
-    p = ngx_cpymem(p, value->data, value->len);
+
+    if (value->len) {
+        /* a deletion has an empty value, whose data may be NULL */
+        p = ngx_cpymem(p, value->data, value->len);
+    }
+
     p = ngx_sprintf(p, "; Max-Age=%T", max_age);
     p = ngx_cpymem(p, attrs->data, attrs->len);
 

@@ -335,7 +335,7 @@ ngx_http_coze_auth_store_key(u_char *hash, const char *purpose,
         p = ngx_cpymem(p, a->data, a->len);
         *p++ = '\0';
 
-        if (b) {
+        if (b && b->len) {
             p = ngx_cpymem(p, b->data, b->len);
         }
 

@@ -728,7 +728,7 @@ ok
 
 
 
-=== TEST 61: coze_auth_session_lifetime and coze_auth_timeout: zero
+=== TEST 61: coze_auth_session_lifetime: zero
 --- http_config
     coze_auth_session_lifetime 0;
 --- must_die

@@ -208,7 +208,7 @@ the server "secure.test" has no
 
 
 
-=== TEST 6: secure=auto (the default) and secure=off never warn
+=== TEST 6: secure=auto (the default) does not warn on a plain http server
 --- http_config eval
 CozeConf::coze_http('web')
 --- config
@@ -222,33 +222,47 @@ has no "listen ... ssl"
 
 
 
-=== TEST 7: web app type with a PKCE app's config file
+=== TEST 7: web app type with a PKCE app's config file: the directive wins, with a warning
 --- http_config
     coze_auth_app_config $TEST_NGINX_APP_PKCE;
     coze_auth_client_type web;
     coze_auth_client_secret_file $TEST_NGINX_DATA_DIR/web_client_secret.txt;
     coze_auth_redirect_uri /oauth/callback;
+    coze_auth_session_key $TEST_NGINX_DATA_DIR/session.key;
 --- config
     location / { coze_auth on; }
---- must_die
+--- request
+GET /app/
+--- more_headers
+Accept: text/html
+--- error_code: 302
+--- response_headers_like
+Location: http://127\.0\.0\.1:\d+/api/permission/oauth2/authorize\?response_type=code&client_id=48707558507181157864250974164384\.app\.coze&redirect_uri=[^&]+&state=[^&]+
 --- error_log eval
-qr{\[emerg\] \d+#\d+: "coze_auth_client_type web" contradicts client_type "pkce" in "coze_auth_app_config" "[^"]*/coze_oauth_config_pkce\.json": the type of a Coze app is fixed when it is created, remove the directive or use the config file of a web app}
+qr{\[warn\] \d+#\d+: "coze_auth_client_type web" overrides client_type "pkce" of "coze_auth_app_config" "[^"]*/coze_oauth_config_pkce\.json", but the type of a Coze app is fixed when it is created: Coze will refuse this app as a web app}
 
 
 
-=== TEST 8: pkce app type with a web app's config file (set in a location)
+=== TEST 8: pkce app type with a web app's config file (set in a location): PKCE is used, with a warning
 --- http_config
     coze_auth_app_config $TEST_NGINX_APP_WEB;
     coze_auth_redirect_uri /oauth/callback;
+    coze_auth_session_key $TEST_NGINX_DATA_DIR/session.key;
 --- config
     location / { coze_auth on; coze_auth_client_type pkce; }
---- must_die
+--- request
+GET /app/
+--- more_headers
+Accept: text/html
+--- error_code: 302
+--- response_headers_like
+Location: .*&code_challenge=[A-Za-z0-9_-]{43}&code_challenge_method=S256
 --- error_log eval
-qr{\[emerg\] \d+#\d+: "coze_auth_client_type pkce" contradicts client_type "web" in "coze_auth_app_config" "[^"]*/coze_oauth_config_web\.json"}
+qr{\[warn\] \d+#\d+: "coze_auth_client_type pkce" overrides client_type "web" of "coze_auth_app_config" "[^"]*/coze_oauth_config_web\.json"}
 
 
 
-=== TEST 9: jwt app type with a web app's config file
+=== TEST 9: jwt app type with a web app's config file: warned, then refused for want of a key
 --- http_config
     coze_auth_app_config $TEST_NGINX_APP_WEB;
     coze_auth_client_type jwt;
@@ -256,7 +270,8 @@ qr{\[emerg\] \d+#\d+: "coze_auth_client_type pkce" contradicts client_type "web"
     location / { coze_auth on; }
 --- must_die
 --- error_log eval
-qr{\[emerg\] \d+#\d+: "coze_auth_client_type jwt" contradicts client_type "web" in "coze_auth_app_config"}
+[qr{\[warn\] \d+#\d+: "coze_auth_client_type jwt" overrides client_type "web" of "coze_auth_app_config"},
+ qr{\[emerg\] \d+#\d+: a jwt app needs "coze_auth_jwt_private_key_file"}]
 
 
 
@@ -277,7 +292,7 @@ qr{\[emerg\] \d+#\d+: "coze_auth_client_type jwt" contradicts client_type "web" 
 --- response_body
 ok
 --- no_error_log
-contradicts
+overrides client_type
 [emerg]
 
 
@@ -305,7 +320,7 @@ qr{\[emerg\] \d+#\d+: Coze api base "https://api\.coze\.com" \(coze\.com\) and w
 
 
 
-=== TEST 13: the same region is fine; a www base set alone wins over the derived one
+=== TEST 13: a directive overriding the file's www base puts both in one region
 --- http_config
     coze_auth_app_config $TEST_NGINX_DIAG_DATA/regions.json;
     coze_auth_www_base https://www.coze.com;

@@ -319,3 +319,188 @@ _EOC_
              "set_cookie": {"coze_session": {"present": false}},
              "jar": {"coze_session": {"present": false}}, "jar_name": "thief"}}
 ]}
+
+
+
+=== TEST 8: states from another browser, missing, bogus or tampered: 400 invalid_state, no session, no code exchange; the real logins still work
+--- scenario
+{"steps": [
+ {"mock": "reset"},
+ {"label": "the victim starts a login", "get": "/app/v", "jar": "victim",
+  "expect": {"status": 302}, "save": {"va": "location", "vs": "location_param.state"}},
+ {"label": "the attacker starts one", "get": "/app/a", "jar": "attacker",
+  "expect": {"status": 302}, "save": {"aa": "location", "as": "location_param.state"}},
+ {"label": "the attacker gets a code", "get": "${aa}", "jar": "attacker",
+  "expect": {"status": 302}, "save": {"acb": "location", "acode": "location_param.code"}},
+ {"label": "the victim's browser opens the attacker's callback (login CSRF)", "get": "${acb}", "jar": "victim",
+  "expect": {"status": 400, "body_re": "invalid_state",
+             "set_cookie": {"coze_session": {"present": false},
+                            "coze_session_st_${head:12:${vs}}": {"present": false}}}},
+ {"label": "with the victim's state cookie copied under the attacker's name", "get": "${acb}",
+  "jar": false,
+  "headers": {"Cookie": "coze_session_st_${head:12:${as}}=${cookie.victim.coze_session_st_${head:12:${vs}}}"},
+  "expect": {"status": 400, "body_re": "invalid_state", "set_cookie": {"coze_session": {"present": false}}}},
+ {"cookie": {"jar": "both", "copy_from_jar": "victim"}},
+ {"label": "a browser with the victim's cookies, the attacker's code and the victim's state prefix",
+  "get": "/oauth/callback?code=${acode}&state=${head:12:${vs}}${head:20:${as}}", "jar": "both",
+  "expect": {"status": 400, "body_re": "invalid_state"}},
+ {"label": "no state cookie at all", "get": "${acb}", "jar": "empty",
+  "expect": {"status": 400, "body_re": "invalid_state", "no_header": ["Set-Cookie"]}},
+ {"label": "the victim's state, one character more", "get": "/oauth/callback?code=${acode}&state=${vs}A",
+  "jar": "victim", "expect": {"status": 400}},
+ {"label": "the victim's state, one character less", "get": "/oauth/callback?code=${acode}&state=${head:31:${vs}}",
+  "jar": "victim", "expect": {"status": 400}},
+ {"label": "short state", "get": "/oauth/callback?code=${acode}&state=abc", "jar": "victim",
+  "expect": {"status": 400}},
+ {"label": "empty state", "get": "/oauth/callback?code=${acode}&state=", "jar": "victim",
+  "expect": {"status": 400}},
+ {"label": "no state", "get": "/oauth/callback?code=${acode}", "jar": "victim",
+  "expect": {"status": 400}},
+ {"label": "long state", "get": "/oauth/callback?code=${acode}&state=${vs}${vs}${vs}${vs}${vs}${vs}${vs}${vs}${vs}${vs}",
+  "jar": "victim", "expect": {"status": 400}},
+ {"label": "state with control characters", "get": "/oauth/callback?code=${acode}&state=${head:12:${vs}}%00%0d%0aSet-Cookie:%20x=y%20%20%20%20%20",
+  "jar": "victim", "expect": {"status": 400, "no_header": ["Set-Cookie"]}},
+ {"label": "state with a bad escape", "get": "/oauth/callback?code=${acode}&state=${head:12:${vs}}%zz%%%41AAAAAAAAAAAAAAAA",
+  "jar": "victim", "expect": {"status": 400}},
+ {"label": "an error with a bogus state is still invalid_state", "get": "/oauth/callback?error=access_denied&state=nope",
+  "jar": "victim", "expect": {"status": 400, "body_re": "invalid_state"}},
+ {"label": "as an API request: JSON", "get": "${acb}", "jar": "empty",
+  "headers": {"Accept": "application/json"},
+  "expect": {"status": 400, "header_re": {"Content-Type": "^application/json"},
+             "json": {"error": "invalid_state"}}},
+ {"label": "no code was exchanged", "get": "${mock}/__mock/ping", "jar": false,
+  "expect": {"requests": {"token": 0}}},
+ {"label": "the victim's login completes", "get": "${va}", "jar": "victim", "follow": true,
+  "expect": {"status": 200, "url_re": "/app/v$",
+             "json": {"headers.authorization": {"re": "^Bearer czu_"}}}},
+ {"label": "the attacker's code still works, in the attacker's browser", "get": "${acb}", "jar": "attacker",
+  "expect": {"status": 302, "location_re": "/app/a$",
+             "set_cookie": {"coze_session": {"present": true}},
+             "requests": {"token:authorization_code:200": 2}}}
+]}
+
+
+
+=== TEST 9: a tampered or truncated state cookie: 400 invalid_state; the login can be started again
+--- scenario
+{"steps": [
+ {"mock": "reset"},
+ {"label": "start", "get": "/app/t", "expect": {"status": 302},
+  "save": {"authz": "location", "state": "location_param.state"}},
+ {"label": "Coze", "get": "${authz}", "expect": {"status": 302}, "save": {"cb": "location"}},
+ {"cookie": {"jar": "flip", "copy_from_jar": "main"}},
+ {"cookie": {"jar": "flip", "name": "coze_session_st_${head:12:${state}}", "op": "flipbit", "pos": 30}},
+ {"cookie": {"jar": "cut", "copy_from_jar": "main"}},
+ {"cookie": {"jar": "cut", "name": "coze_session_st_${head:12:${state}}", "op": "truncate", "length": 40}},
+ {"cookie": {"jar": "junk", "copy_from_jar": "main"}},
+ {"cookie": {"jar": "junk", "name": "coze_session_st_${head:12:${state}}", "set": "*&^%$#@!"}},
+ {"label": "flipped", "get": "${cb}", "jar": "flip",
+  "expect": {"status": 400, "body_re": "invalid_state", "set_cookie": {"coze_session": {"present": false}}}},
+ {"label": "truncated", "get": "${cb}", "jar": "cut",
+  "expect": {"status": 400, "body_re": "invalid_state"}},
+ {"label": "junk", "get": "${cb}", "jar": "junk",
+  "expect": {"status": 400, "body_re": "invalid_state"}},
+ {"label": "a session cookie in the state cookie's place", "get": "${cb}", "jar": false,
+  "headers": {"Cookie": "coze_session_st_${head:12:${state}}=${cookie.main.coze_session_st_${head:12:${state}}}x"},
+  "expect": {"status": 400}},
+ {"label": "nothing exchanged", "get": "${mock}/__mock/ping", "jar": false,
+  "expect": {"requests": {"token": 0}}},
+ {"label": "the untouched browser logs in", "get": "${cb}",
+  "expect": {"status": 302, "location_re": "/app/t$", "set_cookie": {"coze_session": {"present": true}}}}
+]}
+--- error_log
+coze auth: client sent an invalid state cookie
+
+
+
+=== TEST 10: on https the cookies are Secure (secure=auto), the redirect_uri is https, and the session never goes over http
+--- config_extra
+    listen 127.0.0.1:$TEST_NGINX_COZE_PORT3 ssl;
+    ssl_certificate $TEST_NGINX_DATA_DIR/server.pem;
+    ssl_certificate_key $TEST_NGINX_DATA_DIR/server.key;
+--- scenario
+{"steps": [
+ {"mock": {"reset": true,
+           "config": {"redirect_uris": {"*": ["https://127.0.0.1:@PORT3@/oauth/callback"]}}}},
+ {"label": "http: no Secure", "get": "/app/plain", "jar": "plain",
+  "expect": {"status": 302,
+             "header_re": {"Set-Cookie": "^coze_session_st_[A-Za-z0-9_-]{12}=[A-Za-z0-9_-]+; Max-Age=600; Path=/; HttpOnly; SameSite=Lax$"}}},
+ {"label": "https", "get": "https://127.0.0.1:@PORT3@/app/s",
+  "expect": {"status": 302,
+             "location_params": {"redirect_uri": "^https://127\\.0\\.0\\.1:@PORT3@/oauth/callback$"},
+             "header_re": {"Set-Cookie": "^coze_session_st_[A-Za-z0-9_-]{12}=[A-Za-z0-9_-]+; Max-Age=600; Path=/; HttpOnly; SameSite=Lax; Secure$"}},
+  "save": {"authz": "location"}},
+ {"label": "login over https", "get": "${authz}", "follow": true,
+  "expect": {"status": 200, "url_re": "^https://127\\.0\\.0\\.1:@PORT3@/app/s$",
+             "set_cookie": {"coze_session": {"attrs_re": "^ Max-Age=2592000; Path=/; HttpOnly; SameSite=Lax; Secure$"}},
+             "json": {"headers.authorization": {"re": "^Bearer czu_"}}}},
+ {"label": "the browser does not send it over http", "get": "/app/plain",
+  "expect": {"status": 302, "location_re": "/authorize\\?"}},
+ {"label": "logout over https deletes it with the same attributes", "get": "https://127.0.0.1:@PORT3@/oauth/logout",
+  "expect": {"status": 302,
+             "set_cookie": {"coze_session": {"deleted": true,
+                                             "attrs_re": "^ Max-Age=0; Path=/; HttpOnly; SameSite=Lax; Secure$"}}}}
+]}
+
+
+
+=== TEST 11: coze_auth_cookie name=, secure=on, samesite=strict: the session cookie follows them, the state cookie stays Lax
+--- http_extra
+    coze_auth_cookie name=my_sess secure=on samesite=strict;
+--- config_extra
+    listen 127.0.0.1:$TEST_NGINX_COZE_PORT3 ssl;
+    ssl_certificate $TEST_NGINX_DATA_DIR/server.pem;
+    ssl_certificate_key $TEST_NGINX_DATA_DIR/server.key;
+--- scenario
+{"steps": [
+ {"mock": {"reset": true,
+           "config": {"redirect_uris": {"*": ["https://127.0.0.1:@PORT3@/oauth/callback"]}}}},
+ {"label": "Secure even on http (TLS ends before nginx)", "get": "/app/x", "jar": "plain",
+  "expect": {"status": 302,
+             "header_re": {"Set-Cookie": "^my_sess_st_[A-Za-z0-9_-]{12}=[A-Za-z0-9_-]+; Max-Age=600; Path=/; HttpOnly; SameSite=Lax; Secure$"}}},
+ {"label": "login", "get": "https://127.0.0.1:@PORT3@/app/x", "follow": true,
+  "expect": {"status": 200,
+             "set_cookie": {"my_sess": {"attrs_re": "^ Max-Age=2592000; Path=/; HttpOnly; SameSite=Strict; Secure$"}},
+             "jar": {"coze_session": {"present": false}},
+             "json": {"headers.authorization": {"re": "^Bearer czu_"},
+                      "headers.cookie": {"exists": false}}}},
+ {"label": "the cookie under the default name means nothing", "get": "https://127.0.0.1:@PORT3@/app/y",
+  "jar": false, "headers": {"Accept": "application/json",
+                            "Cookie": "coze_session=${cookie.main.my_sess}"},
+  "expect": {"status": 401, "json": {"error": "unauthenticated"}}}
+]}
+
+
+
+=== TEST 12: at most 4 logins per browser: the 5th evicts the oldest state cookie (an unreadable one first)
+--- scenario
+{"steps": [
+ {"mock": "reset"},
+ {"cookie": {"name": "coze_session_st_AAAAAAAAAAAA", "set": "unreadable"}},
+ {"label": "1", "get": "/f/1", "expect": {"status": 302}, "save": {"a1": "location", "s1": "location_param.state"}},
+ {"label": "2", "get": "/f/2", "expect": {"status": 302}, "save": {"a2": "location", "s2": "location_param.state"}},
+ {"label": "3", "get": "/f/3", "expect": {"status": 302},
+  "save": {"a3": "location", "s3": "location_param.state"}},
+ {"label": "4 evicts the unreadable one", "get": "/f/4",
+  "expect": {"status": 302,
+             "set_cookie": {"coze_session_st_AAAAAAAAAAAA": {"deleted": true},
+                            "coze_session_st_${head:12:${s1}}": {"present": false}},
+             "jar": {"coze_session_st_AAAAAAAAAAAA": {"present": false}}},
+  "save": {"a4": "location", "s4": "location_param.state"}},
+ {"label": "5 evicts login 1", "get": "/f/5",
+  "expect": {"status": 302,
+             "set_cookie": {"coze_session_st_${head:12:${s1}}": {"deleted": true},
+                            "coze_session_st_${head:12:${s2}}": {"present": false}},
+             "jar": {"coze_session_st_${head:12:${s1}}": {"present": false},
+                     "coze_session_st_${head:12:${s2}}": {"present": true},
+                     "coze_session_st_${head:12:${s3}}": {"present": true},
+                     "coze_session_st_${head:12:${s4}}": {"present": true}}},
+  "save": {"a5": "location", "s5": "location_param.state"}},
+ {"label": "login 1 can no longer finish", "get": "${a1}", "follow": true,
+  "expect": {"status": 400, "body_re": "invalid_state", "requests": {"token": 0}}},
+ {"label": "login 5 finishes", "get": "${a5}", "follow": true,
+  "expect": {"status": 200, "url_re": "/f/5$", "requests": {"token": 1}}},
+ {"label": "login 2 finishes (the session exists: just redirects)", "get": "${a2}", "follow": true,
+  "expect": {"status": 200, "url_re": "/f/2$", "requests": {"token": 1},
+             "jar": {"coze_session_st_${head:12:${s2}}": {"present": false}}}}
+]}

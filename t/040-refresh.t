@@ -129,6 +129,10 @@ CozeConf::coze_server(protected => '        proxy_set_header X-Token $coze_acces
     location = /storm-base {
         return 200 "http://127.0.0.1:$TEST_NGINX_RAND_PORT_1";
     }
+
+    location = /status {
+        coze_auth_status;
+    }
 '
 --- scenario
 {"steps": [
@@ -149,7 +153,10 @@ CozeConf::coze_server(protected => '        proxy_set_header X-Token $coze_acces
                  "requests": {"token:refresh_token": 1}}},
  {"label": "one new token", "get": "${mock}/__mock/secrets", "jar": false,
   "expect": {"json": {"access_tokens": {"len": 2},
-                      "access_tokens.1": "${last.json.headers.x-token}"}}}
+                      "access_tokens.1": "${last.json.headers.x-token}"}}},
+ {"label": "nginx counted 1 refresh, 49 coalesced", "get": "/status",
+  "expect": {"status": 200,
+             "json": {"refreshes": 1, "refreshes_coalesced": 49}}}
 ]}
 
 
@@ -192,7 +199,7 @@ CozeConf::coze_http('web', extra => "    coze_auth_refresh_result_ttl 1s;\n")
              "requests": {"token:refresh_token": 2}}}
 ]}
 --- error_log eval
-qr/refresh refused, session ended: HTTP 400, Coze error "invalid_request" "invalid request: refresh_token", logid "\d{14}[0-9A-F]{20}"/
+qr/refresh refused, the session ends: HTTP 400, Coze error "invalid_request" "invalid request: refresh_token", logid "\d{14}[0-9A-F]{20}"/
 
 
 
@@ -215,7 +222,7 @@ qr/refresh refused, session ended: HTTP 400, Coze error "invalid_request" "inval
              "requests": {"token:refresh_token": 1}}}
 ]}
 --- error_log eval
-qr/refresh refused, session ended: HTTP 400, Coze error "invalid_grant" "refresh token expired", logid "\d{14}[0-9A-F]{20}"/
+qr/refresh refused, the session ends: HTTP 400, Coze error "invalid_grant" "refresh token expired", logid "\d{14}[0-9A-F]{20}"/
 
 
 
@@ -239,7 +246,7 @@ CozeConf::coze_server(protected => '        coze_auth_timeout 1s;
              "requests": {"token:refresh_token": 1}}}
 ]}
 --- error_log eval
-qr/refresh failed \(timed out, HTTP 0, logid ""\), the current token is used until it expires/
+qr/refresh failed \(timed out, HTTP 0\), the session keeps its token, retried in 5 s/
 
 
 
@@ -269,7 +276,7 @@ qr/refresh failed \(timed out, HTTP 0, logid ""\), the current token is used unt
              "requests": {"token:refresh_token": 2, "token:refresh_token:200": 1}}}
 ]}
 --- error_log eval
-qr/refresh failed \(ok, HTTP 502, logid "\d{14}[0-9A-F]{20}"\), the current token is used until it expires/
+qr/refresh failed \(ok, HTTP 502\), the session keeps its token, retried in 5 s, logid "\d{14}[0-9A-F]{20}"/
 
 
 
@@ -307,7 +314,7 @@ before any answer, so Coze sees one or two attempts (both reset).
              "requests": {"token:refresh_token": {"min": 1, "max": 2}}}}
 ]}
 --- error_log eval
-qr/refresh failed \([^)]*HTTP 0, logid ""\), the current token is used until it expires/
+qr/refresh failed \([^)]*HTTP 0\), the session keeps its token/
 
 
 
@@ -328,7 +335,8 @@ qr/refresh failed \([^)]*HTTP 0, logid ""\), the current token is used until it 
   "expect": {"status": 503, "requests": {"token:refresh_token": 1}}}
 ]}
 --- error_log eval
-qr/refresh failed \(ok, HTTP 500, logid "\d{14}[0-9A-F]{20}"\) and the access token has expired/
+[qr/refresh failed \(ok, HTTP 500\), the session keeps its token, retried in 5 s, logid "\d{14}[0-9A-F]{20}"/,
+ qr/the access token has expired and could not be refreshed/]
 
 
 

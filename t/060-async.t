@@ -8,8 +8,10 @@
 #     connection reset, unreachable port, unreadable JSON and TLS failures
 #     (502); TLS with the test CA, and with verification off, works;
 #   * the outbound proxy setting is honoured;
-#   * a client that goes away mid-call cancels the transfer: the worker's
-#     open descriptors return to their count before the login;
+#   * a client that goes away mid-exchange cancels the transfer: the
+#     worker's open descriptors return to their count before the login; a
+#     JWT token call runs as a task that outlives its request, so it ends
+#     at coze_auth_timeout instead, and then the descriptors return too;
 #   * keep-alive connections to Coze are reused;
 #   * reload (HUP) and graceful shutdown (QUIT) with a call in flight: the
 #     call completes, then the old worker (or nginx) exits, without alerts
@@ -140,13 +142,20 @@ add_response_body_check(sub {
             or diag("master $master: $got descriptors");
     }
 
-    my @bad;
+    my @lines;
     if (open my $fh, '<', server_root() . '/logs/error.log') {
-        @bad = grep { /\[(?:alert|crit|emerg)\]/ } <$fh>;
+        @lines = <$fh>;
         close $fh;
     }
+    my @bad = grep { /\[(?:alert|crit|emerg)\]/ } @lines;
     ok(!@bad, "$name - no [alert], [crit] or [emerg] while exiting")
         or diag(join "", @bad);
+
+    # "--- exit_log eval": patterns logged by the time the process exited
+    my $want = $block->exit_log;
+    for my $re (ref $want eq 'ARRAY' ? @$want : defined $want ? ($want) : ()) {
+        ok((grep { $_ =~ $re } @lines), "$name - logged before exiting: $re");
+    }
 });
 
 run_tests();
@@ -390,26 +399,49 @@ coze auth curl: cancel
 
 
 
-=== TEST 13: the client goes away while a JWT token call hangs (access phase): descriptors return to their count
+=== TEST 13: the client goes away while a JWT token call hangs: the task (not tied to the request) ends at its timeout, descriptors return to their count
 --- app: jwt
+--- http_extra
+    coze_auth_jwt_session_name $arg_u;
 --- server_extra
-    coze_auth_timeout 60s;
+    coze_auth_timeout 2s;
 --- scenario
 {"steps": [
  {"mock": {"reset": true, "fault": {"endpoint": "token", "kind": "hang", "seconds": 30}}},
  {"label": "before", "process": {"pid": "${nginx_pid}", "save": {"fds_before": "fds"}}},
- {"label": "abort", "abort": {"get": "/app/x",
+ {"label": "abort", "abort": {"get": "/app/x?u=alice",
                               "until": {"requests": {"endpoint": "token", "count": 1}}}},
- {"label": "after", "process": {"pid": "${nginx_pid}", "until": {"fds": "${fds_before}", "alive": true}}},
- {"label": "next request", "get": "/app/y",
+ {"label": "after", "process": {"pid": "${nginx_pid}", "until": {"fds": "${fds_before}", "alive": true},
+                                "timeout": 8}},
+ {"label": "next request", "get": "/app/y?u=bob",
   "expect": {"status": 200, "json": {"headers.authorization": {"re": "^Bearer czs_"}}}}
+]}
+--- error_log eval
+[qr/\[error\] .*coze auth: jwt token request failed: timed out/]
+
+
+=== TEST 14: the client resets the connection while users/me hangs (the second call): cancelled, descriptors return to their count
+--- server_extra
+    coze_auth_timeout 60s;
+--- scenario
+{"steps": [
+ {"mock": {"reset": true, "fault": {"endpoint": "users_me", "kind": "hang", "seconds": 30}}},
+ {"label": "before", "process": {"pid": "${nginx_pid}", "save": {"fds_before": "fds"}}},
+ {"get": "/app/page", "expect": {"status": 302}},
+ {"get": "${last.location}", "expect": {"status": 302}, "save": {"cb": "location"}},
+ {"label": "abort", "abort": {"get": "${cb}", "rst": true,
+                              "until": {"requests": {"endpoint": "users_me", "count": 1}}}},
+ {"label": "after", "process": {"pid": "${nginx_pid}", "until": {"fds": "${fds_before}", "alive": true}}},
+ {"label": "next login", "jar": "b", "get": "/app/page", "follow": true,
+  "expect": {"status": 200, "json": {"headers.x-coze-result": "ok"},
+             "requests": {"token:authorization_code:200": 2, "users_me": 2}}}
 ]}
 --- error_log
 coze auth curl: cancel
 
 
 
-=== TEST 14: keep-alive: three logins, six calls to Coze, one connection
+=== TEST 15: keep-alive: three logins, six calls to Coze, one connection
 --- scenario
 {"steps": [
  {"mock": "reset"},
@@ -423,7 +455,7 @@ coze auth curl: cancel
 
 
 
-=== TEST 15: reload (HUP) while a code exchange is in flight: the call completes, the old worker then exits
+=== TEST 16: reload (HUP) while a code exchange is in flight: the call completes, the old worker then exits
 --- scenario
 {"steps": [
  {"mock": {"reset": true, "fault": {"endpoint": "token", "grant_type": "authorization_code",
@@ -447,7 +479,7 @@ coze auth: user "7380000000000000001" signed in
 
 
 
-=== TEST 16: graceful shutdown (QUIT) while a code exchange is in flight: the call completes, then nginx exits
+=== TEST 17: graceful shutdown (QUIT) while a code exchange is in flight: the call completes, then nginx exits
 --- scenario
 {"steps": [
  {"mock": {"reset": true, "fault": {"endpoint": "token", "grant_type": "authorization_code",
@@ -467,3 +499,24 @@ coze auth: user "7380000000000000001" signed in
 --- exits: nginx
 --- error_log
 coze auth: user "7380000000000000001" signed in
+
+
+
+=== TEST 18: graceful shutdown (QUIT) while a JWT task hangs and its client is gone: the worker finishes the task at its timeout, then exits
+--- app: jwt
+--- http_extra
+    coze_auth_jwt_session_name $arg_u;
+--- server_extra
+    coze_auth_timeout 2s;
+--- scenario
+{"steps": [
+ {"mock": {"reset": true, "fault": {"endpoint": "token", "kind": "hang", "seconds": 30}}},
+ {"label": "master", "process": {"pid": "${nginx_pid}", "parent": true, "save": {"master_pid": "pid"}}},
+ {"label": "abort", "abort": {"get": "/app/x?u=alice",
+                              "until": {"requests": {"endpoint": "token", "count": 1}}}},
+ {"label": "QUIT", "process": {"pid": "${master_pid}", "signal": "QUIT"}}
+]}
+--- exits: nginx
+--- exit_log eval
+[qr/\[error\] .*coze auth: jwt token request failed: timed out/,
+ qr/\[notice\] .*exit$/]

@@ -267,7 +267,8 @@ step('"Login with Coze" goes through Coze and ends on /profile', async () => {
 
 let accessToken = null;
 
-step('tokens are masked; Show reveals a czu_ access token; Copy copies it', async () => {
+step('tokens are masked; Show reveals a czu_ token; Copy copies it',
+  async () => {
   for (const id of ['access-token', 'refresh-token']) {
     const masked = await text(`#${id}`);
     assert.match(masked, /•{8,}/, `${id} is not masked: ${masked}`);

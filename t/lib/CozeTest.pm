@@ -91,6 +91,7 @@ sub data_file ($) {
 
 sub read_file ($) {
     my ($path) = @_;
+    $path =~ s/\s+\z//;    # also usable as a section filter: "--- x read_file"
     my $p = $path;
     if (!File::Spec->file_name_is_absolute($p) && !-e $p && -e "$Root/$p") {
         $p = "$Root/$p";

@@ -78,7 +78,8 @@ Control API (JSON in and out):
   POST /__mock/fault    {"endpoint":authorize|token|users_me|openapi|upstream|
         device_code|device_activation|any, "grant_type", "path_re",
         "kind":delay|status|malformed|truncated|reset|hang|wrong_content_type|huge,
-        "seconds","status","error_code","error_message","code","msg","body",
+        "seconds","after" (delay only: handle the request at once, answer
+        late),"status","error_code","error_message","code","msg","body",
         "content_type","headers","bytes","missing","process","count"(1; -1 = forever)}
         or a list of those; {"clear":true} empties the queue.  GET /__mock/faults.
   GET  /__mock/requests[?endpoint=&grant_type=&status=]   log since reset
@@ -1360,6 +1361,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def answer(self, mock, req, endpoint, m, f):
         kind = f["kind"] if f else None
+        if kind == "delay" and f.get("after"):
+            # answer late, but handle (check tokens, issue them) on arrival
+            r = self.route(mock, req, endpoint, m)
+            time.sleep(float(f.get("seconds", 1)))
+            return r
         if kind == "delay":
             time.sleep(float(f.get("seconds", 1)))
         elif kind == "reset":

@@ -334,6 +334,17 @@ sub f_base64_encode { _scalar('base64_encode', @_); return MIME::Base64::encode_
 sub f_append  { my $s = defined $Argument ? $Argument : ''; return map { "$_$s" } @_ }
 sub f_prepend { my $s = defined $Argument ? $Argument : ''; return map { "$s$_" } @_ }
 
+sub f_read_file {
+    _scalar('read_file', @_);
+    my $file = shift;
+    chomp $file;
+    open my $fh, '<', $file or die "Can't open '$file' for input:\n$!";
+    local $/;
+    my $data = <$fh>;
+    close $fh;
+    return $data;
+}
+
 sub f_strict  { _scalar('strict', @_); return "use strict; use warnings;\n" . shift }
 
 sub f_eval_all {
