@@ -324,7 +324,8 @@ ngx_http_coze_auth_xfer_result(ngx_uint_t result)
 {
     switch (result) {
     case NGX_HTTP_COZE_AUTH_XFER_OK:
-        return "ok";
+        /* the transfer worked; the answer is an error */
+        return "error answer";
     case NGX_HTTP_COZE_AUTH_XFER_TIMEOUT:
         return "timed out";
     case NGX_HTTP_COZE_AUTH_XFER_CONNECT:

@@ -510,6 +510,15 @@ ngx_http_coze_auth_curl_setup(ngx_http_coze_auth_xfer_t *x, CURL *easy,
     ngx_http_coze_auth_curl_set(CURLOPT_HTTPHEADER,
                                 (struct curl_slist *) x->slist);
 
+    /*
+     * libcurl sends a request again when a reused connection turns out
+     * dead before any answer; for a single-use credential that second
+     * copy would be refused if the first was processed
+     */
+    if (x->fresh) {
+        ngx_http_coze_auth_curl_set(CURLOPT_FRESH_CONNECT, 1L);
+    }
+
     /* TLS */
 
     ngx_http_coze_auth_curl_set(CURLOPT_SSL_VERIFYPEER,

@@ -56,6 +56,8 @@ struct ngx_http_coze_auth_xfer_s {
     ngx_msec_t                       timeout;   /* whole transfer, 0: 10s */
     ngx_str_t                        ca_file;   /* empty: system CAs */
     ngx_flag_t                       ssl_verify; /* peer and host name */
+    ngx_flag_t                       fresh;     /* new connection: never
+                                                   resent by libcurl */
     ngx_str_t                        proxy;     /* empty: none, no env */
     size_t                           max_body;  /* 0: 1 MiB */
     ngx_http_coze_auth_xfer_done_pt  done;

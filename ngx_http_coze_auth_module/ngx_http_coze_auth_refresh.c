@@ -147,6 +147,9 @@ ngx_http_coze_auth_refresh_start(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    /* a refresh token works once: never let libcurl send it twice */
+    t->xfer.fresh = 1;
+
     if (ngx_http_coze_auth_task_start(t, &alcf->token_url, &body, bearer,
                                       ngx_http_coze_auth_refresh_done)
         != NGX_OK)
@@ -189,8 +192,11 @@ ngx_http_coze_auth_refresh_done(ngx_http_coze_auth_task_t *t)
     ngx_http_coze_auth_mem_init(&mem, t->pool);
     ngx_memzero(&tok, sizeof(ngx_http_coze_auth_token_t));
 
-    if (x->result != NGX_HTTP_COZE_AUTH_XFER_OK || x->status >= 500) {
-        /* a timeout, reset or 5xx proves nothing about the token */
+    if (x->result != NGX_HTTP_COZE_AUTH_XFER_OK || x->status >= 500
+        || x->status == NGX_HTTP_TOO_MANY_REQUESTS
+        || x->status == NGX_HTTP_REQUEST_TIME_OUT)
+    {
+        /* a timeout, reset, 5xx or 429 proves nothing about the token */
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                       "coze auth: refresh failed (%s, HTTP %ui), the "
                       "session keeps its token, retried in %T s, logid "
