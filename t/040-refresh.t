@@ -276,7 +276,7 @@ qr/refresh failed \(timed out, HTTP 0\), the session keeps its token, retried in
              "requests": {"token:refresh_token": 2, "token:refresh_token:200": 1}}}
 ]}
 --- error_log eval
-qr/refresh failed \(ok, HTTP 502\), the session keeps its token, retried in 5 s, logid "\d{14}[0-9A-F]{20}"/
+qr/refresh failed \(error answer, HTTP 502\), the session keeps its token, retried in 5 s, logid "\d{14}[0-9A-F]{20}"/
 
 
 
@@ -335,7 +335,7 @@ qr/refresh failed \([^)]*HTTP 0\), the session keeps its token/
   "expect": {"status": 503, "requests": {"token:refresh_token": 1}}}
 ]}
 --- error_log eval
-[qr/refresh failed \(ok, HTTP 500\), the session keeps its token, retried in 5 s, logid "\d{14}[0-9A-F]{20}"/,
+[qr/refresh failed \(error answer, HTTP 500\), the session keeps its token, retried in 5 s, logid "\d{14}[0-9A-F]{20}"/,
  qr/the access token has expired and could not be refreshed/]
 
 

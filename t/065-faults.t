@@ -252,7 +252,7 @@ __DATA__
 --- fault: {"kind": "status", "status": 500}
 --- outcome: coze_error
 --- error_log eval
-[qr/\[info\] .*coze auth: token call failed: status 500, \d+ ms, ok, logid "\d{14}[0-9A-F]{20}"/,
+[qr/\[info\] .*coze auth: token call failed: status 500, \d+ ms, error answer, logid "\d{14}[0-9A-F]{20}"/,
  qr/\[error\] .*coze auth: login failed: code exchange: HTTP 500, Coze error "internal_error" "Service internal error\.", logid "\d{14}[0-9A-F]{20}"/]
 
 
@@ -523,7 +523,7 @@ refresh failed
 --- site: refresh
 --- mock_config: {"clock_offset": -2000}
 --- api: 1
---- fault: {"kind": "reset", "count": 2}
+--- fault: {"kind": "reset", "count": 1}
 --- outcome: api 503
 --- error_log eval
 [qr/\[warn\] .*coze auth: refresh failed \(transfer failed, HTTP 0\)/,
@@ -534,7 +534,7 @@ refresh failed
 === TEST 33: refresh with an EXPIRED access token, connection reset: navigations go to the login
 --- site: refresh
 --- mock_config: {"clock_offset": -2000}
---- fault: {"kind": "reset", "count": 2}
+--- fault: {"kind": "reset", "count": 1}
 --- outcome: login again
 --- error_log eval
 [qr/\[warn\] .*coze auth: refresh failed \(transfer failed, HTTP 0\)/,
