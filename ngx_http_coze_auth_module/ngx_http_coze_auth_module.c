@@ -9,6 +9,7 @@
 
 #include "ngx_http_coze_auth_module.h"
 #include "ngx_http_coze_auth_conf.h"
+#include "ngx_http_coze_auth_redis.h"
 
 
 static ngx_int_t ngx_http_coze_auth_preconfiguration(ngx_conf_t *cf);
@@ -278,6 +279,20 @@ static ngx_command_t  ngx_http_coze_auth_commands[] = {
       0,
       NULL },
 
+    { ngx_string("coze_auth_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_coze_auth_redis_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("coze_auth_session_store"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_coze_auth_session_store_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -451,6 +466,7 @@ ngx_http_coze_auth_create_loc_conf(ngx_conf_t *cf)
     conf->idle_timeout = NGX_CONF_UNSET;
     conf->refresh_ahead = NGX_CONF_UNSET;
     conf->refresh_result_ttl = NGX_CONF_UNSET;
+    conf->session_store = NGX_CONF_UNSET_UINT;
     conf->unauthenticated = NGX_CONF_UNSET_UINT;
     conf->strip_cookie = NGX_CONF_UNSET;
     conf->userinfo_tokens = NGX_CONF_UNSET;
@@ -512,6 +528,12 @@ ngx_http_coze_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->refresh_ahead, prev->refresh_ahead, 60);
     ngx_conf_merge_sec_value(conf->refresh_result_ttl,
                              prev->refresh_result_ttl, 60);
+    ngx_conf_merge_uint_value(conf->session_store, prev->session_store,
+                              NGX_CONF_UNSET_UINT);
+
+    if (ngx_http_coze_auth_redis_check(cf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     ngx_conf_merge_uint_value(conf->unauthenticated, prev->unauthenticated,
                               NGX_HTTP_COZE_AUTH_UNAUTH_AUTO);
@@ -558,7 +580,7 @@ ngx_http_coze_auth_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_http_coze_auth_redis_init_process(cycle, amcf);
 }
 
 
@@ -569,7 +591,13 @@ ngx_http_coze_auth_exit_process(ngx_cycle_t *cycle)
 
     amcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_coze_auth_module);
-    if (amcf == NULL || amcf->curl == NULL) {
+    if (amcf == NULL) {
+        return;
+    }
+
+    ngx_http_coze_auth_redis_exit_process(amcf);
+
+    if (amcf->curl == NULL) {
         return;
     }
 

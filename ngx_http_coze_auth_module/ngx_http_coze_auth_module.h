@@ -145,6 +145,10 @@ typedef struct {
     ngx_slab_pool_t                *shpool;
     ngx_http_coze_auth_curl_t      *curl;           /* per worker */
     ngx_queue_t                     waiters;        /* per worker */
+
+    /* coze_auth_redis (redis.c) */
+    struct ngx_http_coze_auth_redis_conf_s  *redis_conf;
+    struct ngx_http_coze_auth_redis_s       *redis;    /* per worker */
 } ngx_http_coze_auth_main_conf_t;
 
 
@@ -180,6 +184,7 @@ typedef struct {
     time_t                          idle_timeout;
     time_t                          refresh_ahead;
     time_t                          refresh_result_ttl;
+    ngx_uint_t                      session_store;  /* redis.c */
 
     /* request behaviour */
     ngx_uint_t                      unauthenticated;

@@ -171,7 +171,6 @@ ngx_http_coze_auth_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 #if (NGX_HTTP_COZE_AUTH_REDIS)
     ngx_http_coze_auth_main_conf_t *amcf = conf;
 
-    u_char                           *p;
     ngx_int_t                         n;
     ngx_str_t                        *value, s, path;
     ngx_url_t                         u;
@@ -298,9 +297,6 @@ ngx_http_coze_auth_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
         goto invalid;
     }
-
-    p = NULL;
-    (void) p;
 
     amcf->redis_conf = rc;
 
@@ -650,10 +646,10 @@ ngx_http_coze_auth_redis_connect(ngx_http_coze_auth_redis_t *rd)
 
         if (ngx_http_coze_auth_redis_send(rd,
                                           ngx_http_coze_auth_redis_init_reply,
-                                          "AUTH", argc, argv, argvlen)
+                                          rd, argc, argv, argvlen)
             == NULL)
         {
-            return;
+            goto failed;
         }
 
         rd->init_pending++;
@@ -668,10 +664,10 @@ ngx_http_coze_auth_redis_connect(ngx_http_coze_auth_redis_t *rd)
 
         if (ngx_http_coze_auth_redis_send(rd,
                                           ngx_http_coze_auth_redis_init_reply,
-                                          "SELECT", argc, argv, argvlen)
+                                          rd, argc, argv, argvlen)
             == NULL)
         {
-            return;
+            goto failed;
         }
 
         rd->init_pending++;
@@ -684,6 +680,15 @@ ngx_http_coze_auth_redis_connect(ngx_http_coze_auth_redis_t *rd)
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rd->log, 0,
                    "coze auth: connecting to redis %V", &conf->name);
+
+    return;
+
+failed:
+
+    rd->ac = NULL;
+    redisAsyncFree(ac);
+
+    ngx_http_coze_auth_redis_fail(rd, "cannot connect", "no memory");
 }
 
 
@@ -945,23 +950,18 @@ static void
 ngx_http_coze_auth_redis_init_reply(void *data,
     ngx_http_coze_auth_redis_reply_t *reply)
 {
-    redisAsyncContext           *ac;
-    ngx_http_coze_auth_redis_t  *rd;
+    ngx_http_coze_auth_redis_t *rd = data;
 
-    rd = ngx_cycle->log ? NULL : NULL;
-    (void) rd;
+    redisAsyncContext  *ac;
 
-    /* data is the command name; the client is found via the reply path */
     if (reply == NULL) {
         return;
     }
 
-    rd = (ngx_http_coze_auth_redis_t *) reply->integer;
-
     if (reply->type == NGX_HTTP_COZE_AUTH_REDIS_ERROR) {
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                      "coze auth: redis %V refused %s: %V",
-                      &rd->conf->name, (char *) data, &reply->str);
+                      "coze auth: redis %V refused AUTH or SELECT: %V",
+                      &rd->conf->name, &reply->str);
 
         ac = rd->ac;
         rd->ac = NULL;
@@ -970,8 +970,7 @@ ngx_http_coze_auth_redis_init_reply(void *data,
             ngx_del_timer(&rd->timer);
         }
 
-        ngx_http_coze_auth_redis_fail(rd, "initialization refused",
-                                      (char *) data);
+        ngx_http_coze_auth_redis_fail(rd, "AUTH or SELECT refused", NULL);
 
         if (ac) {
             /* freed once this callback returns */
@@ -1005,7 +1004,7 @@ ngx_http_coze_auth_redis_ready(ngx_http_coze_auth_redis_t *rd)
 
     if (rd->outage_logged) {
         rd->outage_logged = 0;
-        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
+        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
                       "coze auth: redis %V is available again",
                       &rd->conf->name);
 
@@ -1073,11 +1072,6 @@ ngx_http_coze_auth_redis_reply(redisAsyncContext *ac, void *r,
         }
 
         rp = &rep;
-
-        if (cmd->handler == ngx_http_coze_auth_redis_init_reply) {
-            /* internal: the client rides in the integer */
-            rep.integer = (int64_t) (uintptr_t) rd;
-        }
     }
 
     if (cmd->handler && !rd->exiting) {

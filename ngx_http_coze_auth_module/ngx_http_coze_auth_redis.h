@@ -26,6 +26,10 @@
 #define NGX_HTTP_COZE_AUTH_REDIS_OTHER    5
 
 
+typedef struct ngx_http_coze_auth_redis_conf_s  ngx_http_coze_auth_redis_conf_t;
+typedef struct ngx_http_coze_auth_redis_s  ngx_http_coze_auth_redis_t;
+
+
 struct ngx_http_coze_auth_redis_conf_s {
     ngx_str_t                       name;           /* as configured */
     u_char                         *host;           /* numeric, or a path */

@@ -16,6 +16,7 @@
 
 #include "ngx_http_coze_auth_module.h"
 #include "ngx_http_coze_auth_proto.h"
+#include "ngx_http_coze_auth_redis.h"
 
 
 static ngx_int_t ngx_http_coze_auth_refresh_start(ngx_http_request_t *r,
@@ -112,6 +113,7 @@ static ngx_int_t
 ngx_http_coze_auth_refresh_start(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx)
 {
+    ngx_int_t                       rc;
     ngx_str_t                       body, secret, *bearer;
     ngx_http_coze_auth_str_t        out;
     ngx_http_coze_auth_mem_t        mem;
@@ -150,10 +152,17 @@ ngx_http_coze_auth_refresh_start(ngx_http_request_t *r,
     /* a refresh token works once: never let libcurl send it twice */
     t->xfer.fresh = 1;
 
-    if (ngx_http_coze_auth_task_start(t, &alcf->token_url, &body, bearer,
-                                      ngx_http_coze_auth_refresh_done)
-        != NGX_OK)
-    {
+    /* with Redis, one node of all calls Coze (redis.c) */
+    rc = ngx_http_coze_auth_redis_refresh(t, &alcf->token_url, &body, bearer,
+                                          ngx_http_coze_auth_refresh_done);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_coze_auth_task_start(t, &alcf->token_url, &body,
+                                           bearer,
+                                           ngx_http_coze_auth_refresh_done);
+    }
+
+    if (rc != NGX_OK) {
         ngx_http_coze_auth_task_abort(t);
         return NGX_ERROR;
     }
@@ -266,6 +275,10 @@ ngx_http_coze_auth_refresh_done(ngx_http_coze_auth_task_t *t)
         goto publish;
     }
 
+    ngx_http_coze_auth_redis_refresh_publish(t, NGX_HTTP_COZE_AUTH_REC_VALUE,
+                                            out, out_len, fresh.expires,
+                                            t->alcf->refresh_result_ttl);
+
     if (ngx_http_coze_auth_store_put(t->amcf, t->hash,
                                      NGX_HTTP_COZE_AUTH_REC_VALUE, out,
                                      out_len, fresh.expires,
@@ -291,6 +304,8 @@ publish:
         ngx_http_coze_auth_stat_add(t->amcf,
                                     NGX_HTTP_COZE_AUTH_ST_REFRESH_FAIL_TEMP);
     }
+
+    ngx_http_coze_auth_redis_refresh_publish(t, state, NULL, 0, 0, keep);
 
     if (ngx_http_coze_auth_store_put(t->amcf, t->hash, state, NULL, 0, 0,
                                      keep)

@@ -123,7 +123,7 @@ debootstrap --variant=minbase "$SUITE" "$W/rootfs" "$MIRROR" \
 # the apt configuration of the official debian images
 rm -f "$W/rootfs/etc/apt/sources.list"
 if ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1; then
-    cat /etc/apt/sources.list.d/*.sources | awk '
+    for f in /etc/apt/sources.list.d/*.sources; do cat "$f"; echo; done | awk '
         BEGIN { RS = ""; ORS = "\n\n" }
         {
             gsub(/(^|\n)Types:[^\n]*/, "\nTypes: deb")
