@@ -59,8 +59,13 @@ open my $fh, '>', "$dir/app.json" or die;
 print $fh $app;
 close $fh;
 
+open $fh, '>', "$dir/redis.pass" or die;
+print $fh "example\n";
+close $fh;
+
 my %file = (
     json    => "$dir/app.json",
+    password => "$dir/redis.pass",
     key     => "$data/session.key",
     secret  => "$data/web_client_secret.txt",
     token   => "$data/pat_token.txt",
@@ -73,9 +78,10 @@ my %file = (
 # a real path for each absolute file path in an example
 sub paths {
     my ($conf) = @_;
-    $conf =~ s{(\s)(/[^\s;'"]+)}{
+    $conf =~ s{(\s|=)(/[^\s;'"]+)}{
         my ($sp, $p) = ($1, $2);
         my $r = $p =~ /\.json$/                     ? $file{json}
+              : $p =~ /\.pass$|password/             ? $file{password}
               : $p =~ /session[^\/]*\.key$|coze[^\/]*\.key$/ ? $file{key}
               : $p =~ /secret/                      ? $file{secret}
               : $p =~ /(pat|sat|token)[^\/]*$/      ? $file{token}
