@@ -27,7 +27,7 @@ RUN printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d \
  && apt-get update \
  && apt-get install -y --no-install-recommends \
         gcc libc6-dev make nginx-dev \
-        libcurl4-openssl-dev libjansson-dev libssl-dev \
+        libcurl4-openssl-dev libjansson-dev libssl-dev libhiredis-dev \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d \
  && dpkg-query -W -f='${Version}' nginx > /nginx.version
@@ -66,7 +66,7 @@ RUN printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d \
  && chmod 755 /usr/sbin/policy-rc.d \
  && apt-get update \
  && apt-get install -y --no-install-recommends \
-        "nginx=$(cat /tmp/nginx.version)" libcurl4 libjansson4 ca-certificates \
+        "nginx=$(cat /tmp/nginx.version)" libcurl4 libjansson4 libhiredis0.14 ca-certificates \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d /tmp/nginx.version
 

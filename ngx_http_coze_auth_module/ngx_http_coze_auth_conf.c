@@ -1353,9 +1353,24 @@ ngx_http_coze_auth_finalize_conf(ngx_conf_t *cf,
                "/v1/users/me", sizeof("/v1/users/me") - 1);
     conf->userinfo_url = s;
 
+    if (conf->jwt_account_id.len && conf->jwt_enterprise_id.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"coze_auth_jwt_account_id\" and "
+                           "\"coze_auth_jwt_enterprise_id\" exclude each "
+                           "other");
+        return NGX_CONF_ERROR;
+    }
+
+    /* the account and enterprise token paths exist for JWT apps only */
     if (ngx_http_coze_auth_token_url(&mem,
-                                     ngx_http_coze_auth_str(&conf->api_base),
-                                     &empty, &empty, &out)
+                             ngx_http_coze_auth_str(&conf->api_base),
+                             conf->client_type == NGX_HTTP_COZE_AUTH_JWT
+                             ? ngx_http_coze_auth_str(&conf->jwt_account_id)
+                             : &empty,
+                             conf->client_type == NGX_HTTP_COZE_AUTH_JWT
+                             ? ngx_http_coze_auth_str(&conf->jwt_enterprise_id)
+                             : &empty,
+                             &out)
         != NGX_HTTP_COZE_AUTH_OK)
     {
         return NGX_CONF_ERROR;
@@ -1363,6 +1378,19 @@ ngx_http_coze_auth_finalize_conf(ngx_conf_t *cf,
 
     conf->token_url.len = out.len;
     conf->token_url.data = out.data;
+
+    if (conf->jwt_scope.len
+        && ngx_http_coze_auth_jwt_request(&mem, 900,
+                                     ngx_http_coze_auth_str(&conf->jwt_scope),
+                                     &out)
+           != NGX_HTTP_COZE_AUTH_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"coze_auth_jwt_scope\" must be a JSON object, "
+                           "e.g. {\"account_permission\":{\"permission_list\":"
+                           "[\"Connector.botChat\"]}}");
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_http_coze_auth_jwt_aud(&mem,
                                    ngx_http_coze_auth_str(&conf->api_base),

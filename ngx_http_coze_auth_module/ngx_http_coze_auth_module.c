@@ -251,6 +251,27 @@ static ngx_command_t  ngx_http_coze_auth_commands[] = {
       offsetof(ngx_http_coze_auth_loc_conf_t, jwt_session_name),
       NULL },
 
+    { ngx_string("coze_auth_jwt_scope"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_coze_auth_loc_conf_t, jwt_scope),
+      NULL },
+
+    { ngx_string("coze_auth_jwt_account_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_coze_auth_loc_conf_t, jwt_account_id),
+      NULL },
+
+    { ngx_string("coze_auth_jwt_enterprise_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_coze_auth_loc_conf_t, jwt_enterprise_id),
+      NULL },
+
     { ngx_string("coze_auth_jwt_private_key_file"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_coze_auth_private_key_file,
@@ -551,6 +572,10 @@ ngx_http_coze_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->jwt_ttl, prev->jwt_ttl, 900);
     ngx_conf_merge_ptr_value(conf->jwt_session_name, prev->jwt_session_name,
                              NULL);
+    ngx_conf_merge_str_value(conf->jwt_scope, prev->jwt_scope, "");
+    ngx_conf_merge_str_value(conf->jwt_account_id, prev->jwt_account_id, "");
+    ngx_conf_merge_str_value(conf->jwt_enterprise_id,
+                             prev->jwt_enterprise_id, "");
 
     return ngx_http_coze_auth_finalize_conf(cf, conf);
 }

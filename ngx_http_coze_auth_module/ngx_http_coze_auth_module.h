@@ -202,6 +202,9 @@ typedef struct {
     /* jwt apps */
     time_t                          jwt_ttl;
     ngx_http_complex_value_t       *jwt_session_name;
+    ngx_str_t                       jwt_scope;
+    ngx_str_t                       jwt_account_id;
+    ngx_str_t                       jwt_enterprise_id;
 } ngx_http_coze_auth_loc_conf_t;
 
 

@@ -143,7 +143,7 @@ ngx_http_coze_auth_jwt_start(ngx_http_request_t *r,
 {
     time_t                          now;
     ngx_str_t                       body, jwt;
-    ngx_http_coze_auth_str_t        out, empty;
+    ngx_http_coze_auth_str_t        out;
     ngx_http_coze_auth_mem_t        mem;
     ngx_http_coze_auth_task_t      *t;
     ngx_http_coze_auth_loc_conf_t  *alcf;
@@ -153,8 +153,6 @@ ngx_http_coze_auth_jwt_start(ngx_http_request_t *r,
     now = ngx_time();
 
     ngx_http_coze_auth_mem_init(&mem, r->pool);
-    empty.len = 0;
-    empty.data = (unsigned char *) "";
 
     /* a fresh jti every time: Coze accepts each assertion once */
     if (ngx_http_coze_auth_jwt_sign(&mem, alcf->private_key,
@@ -174,8 +172,9 @@ ngx_http_coze_auth_jwt_start(ngx_http_request_t *r,
     jwt.len = out.len;
     jwt.data = out.data;
 
-    if (ngx_http_coze_auth_jwt_request(&mem, (int64_t) alcf->jwt_ttl, &empty,
-                                       &out)
+    if (ngx_http_coze_auth_jwt_request(&mem, (int64_t) alcf->jwt_ttl,
+                                     ngx_http_coze_auth_str(&alcf->jwt_scope),
+                                     &out)
         != NGX_HTTP_COZE_AUTH_OK)
     {
         return NGX_ERROR;
