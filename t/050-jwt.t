@@ -343,3 +343,45 @@ main::jwt_http(cred => "    coze_auth_app_config " . CozeConf::app_config_file('
              "json": {"headers.authorization": {"re": "^Bearer czs_"}},
              "requests": {"GRANT": 1}}}
 ]}
+
+
+
+=== TEST 14: scope and the account token path reach Coze as configured
+--- http_config eval
+main::jwt_http(extra => <<'_EOC_')
+    coze_auth_jwt_account_id 7401234567890;
+    coze_auth_jwt_scope '{"account_permission":{"permission_list":["Connector.botChat"]}}';
+_EOC_
+--- scenario
+{"steps": [
+ {"mock": "reset"},
+ {"get": "/coze/v3/chat",
+  "expect": {"status": 200, "json": {"data.token_kind": "czs"},
+             "requests": {"GRANT:200": 1}}},
+ {"get": "${mock}/__mock/requests?endpoint=token",
+  "expect": {"status": 200,
+             "json": {"0.path": "/api/permission/oauth2/account/7401234567890/token",
+                      "0.json.scope.account_permission.permission_list.0": "Connector.botChat",
+                      "0.json.duration_seconds": 900}}}
+]}
+
+
+
+=== TEST 15: account and enterprise paths together: nginx -t fails
+--- http_config eval
+main::jwt_http(extra => <<'_EOC_')
+    coze_auth_jwt_account_id 7401234567890;
+    coze_auth_jwt_enterprise_id volcano_210195;
+_EOC_
+--- must_die
+--- error_log eval
+qr/\[emerg\] \d+#\d+: "coze_auth_jwt_account_id" and "coze_auth_jwt_enterprise_id" exclude each other/
+
+
+
+=== TEST 16: a scope that is not a JSON object: nginx -t fails
+--- http_config eval
+main::jwt_http(extra => "    coze_auth_jwt_scope '[\"Connector.botChat\"]';\n")
+--- must_die
+--- error_log eval
+qr/\[emerg\] \d+#\d+: "coze_auth_jwt_scope" must be a JSON object/
