@@ -25,7 +25,8 @@ FUZZ_TIME    ?= 60
 # Debian packages the build and the test suite need
 DEPS_BUILD   := build-essential nginx nginx-dev libcurl4-openssl-dev \
                 libjansson-dev libssl-dev
-DEPS_TEST    := python3 python3-cryptography perl curl clang redis-server libhiredis-dev
+DEPS_TEST    := python3 python3-cryptography perl curl clang redis-server \
+                libhiredis-dev prometheus
 
 .PHONY: all module static deps unit test test-t fuzz fuzz-short clean style \
         demo

@@ -112,7 +112,8 @@ ngx_http_coze_auth_service_token(ngx_http_request_t *r,
                 ngx_http_coze_auth_store_unlock(ctx->amcf, ctx->hash);
             }
 
-        } else {
+        } else if (!ctx->initiated) {
+            /* the request that minted it is not a reuse */
             ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_JWT_REUSED);
         }
 
@@ -132,6 +133,8 @@ ngx_http_coze_auth_service_token(ngx_http_request_t *r,
         ngx_http_coze_auth_store_unlock(ctx->amcf, ctx->hash);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ctx->initiated = 1;
 
     return ngx_http_coze_auth_wait(r, ctx);
 }
