@@ -45,7 +45,7 @@ $(BUILD)/nginx/Makefile: config
 	    && cp -r $(DEBIAN_NGINX) $(BUILD)/nginx
 	source $(BUILD)/nginx/conf_flags && cd $(BUILD)/nginx \
 	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
-	       --with-cc-opt="$(COZE_CC_OPT)" \
+	       --with-cc="$(CC)" --with-cc-opt="$(COZE_CC_OPT)" \
 	       --add-dynamic-module=$(CURDIR) >$(BUILD)/configure.log \
 	    || { tail -20 $(BUILD)/configure.log; exit 1; }
 else
@@ -53,7 +53,7 @@ $(BUILD)/nginx/Makefile: config
 	rm -rf $(BUILD)/nginx && mkdir -p $(BUILD) \
 	    && cp -r $(NGINX_SRC) $(BUILD)/nginx
 	cd $(BUILD)/nginx && ./configure --with-compat --with-http_ssl_module \
-	       --with-cc-opt="$(COZE_CC_OPT)" \
+	       --with-cc="$(CC)" --with-cc-opt="$(COZE_CC_OPT)" \
 	       --add-dynamic-module=$(CURDIR) >$(BUILD)/configure.log \
 	    || { tail -20 $(BUILD)/configure.log; exit 1; }
 endif
@@ -71,7 +71,8 @@ static:
 	rm -rf $(BUILD)/static && mkdir -p $(BUILD) \
 	    && cp -r $(NGINX_SRC) $(BUILD)/static
 	cd $(BUILD)/static && ./configure --with-http_ssl_module --with-debug \
-	       --with-cc-opt="$(COZE_CC_OPT)" --add-module=$(CURDIR) \
+	       --with-cc="$(CC)" --with-cc-opt="$(COZE_CC_OPT)" \
+	       --add-module=$(CURDIR) \
 	       >$(BUILD)/configure-static.log \
 	    || { tail -20 $(BUILD)/configure-static.log; exit 1; }
 	$(MAKE) -C $(BUILD)/static -f objs/Makefile
