@@ -28,7 +28,8 @@ DEPS_BUILD   := build-essential nginx nginx-dev libcurl4-openssl-dev \
 DEPS_TEST    := python3 python3-cryptography perl curl clang redis-server \
                 libhiredis-dev prometheus
 
-.PHONY: all module static deps unit test test-t fuzz fuzz-short clean style \
+.PHONY: all module module-clang static deps unit test test-t fuzz fuzz-short \
+        clean style \
         demo
 
 all: module
@@ -112,8 +113,14 @@ test-t: module
 
 test: deps
 	$(MAKE) module
+	$(MAKE) module-clang
+	$(MAKE) style
 	$(MAKE) unit
 	$(MAKE) test-t
+
+# the same module built with clang (nginx adds -Wextra -Werror for it)
+module-clang:
+	$(MAKE) BUILD=$(BUILD)/clang CC=clang module
 
 $(BUILD)/fuzz/%: t/fuzz/%.c $(CORE_SRCS)
 	@mkdir -p $(BUILD)/fuzz
