@@ -228,82 +228,36 @@ ngx_http_coze_auth_inject(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_coze_auth_is_api(ngx_http_request_t *r)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
         return 1;
     }
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    h = ngx_http_coze_auth_header_in(r, "Sec-Fetch-Mode");
 
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("Sec-Fetch-Mode") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Sec-Fetch-Mode",
-                               h[i].key.len) == 0)
-        {
-            if (!(h[i].value.len == sizeof("navigate") - 1
-                  && ngx_strncasecmp(h[i].value.data, (u_char *) "navigate",
-                                     h[i].value.len) == 0))
-            {
-                return 1;
-            }
-
-            continue;
-        }
-
-        if (h[i].key.len == sizeof("Sec-Fetch-Dest") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Sec-Fetch-Dest",
-                               h[i].key.len) == 0)
-        {
-            if (!(h[i].value.len == sizeof("document") - 1
-                  && ngx_strncasecmp(h[i].value.data, (u_char *) "document",
-                                     h[i].value.len) == 0)
-                && !(h[i].value.len == sizeof("iframe") - 1
-                     && ngx_strncasecmp(h[i].value.data, (u_char *) "iframe",
-                                        h[i].value.len) == 0))
-            {
-                return 1;
-            }
-
-            continue;
-        }
-
-        if (h[i].key.len == sizeof("X-Requested-With") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Requested-With",
-                               h[i].key.len) == 0)
-        {
-            return 1;
-        }
-
-        if (h[i].key.len == sizeof("Accept") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
-                               h[i].key.len) == 0)
-        {
-            if (ngx_strlcasestrn(h[i].value.data,
-                                 h[i].value.data + h[i].value.len,
-                                 (u_char *) "text/html", 9 - 1)
-                == NULL)
-            {
-                return 1;
-            }
-        }
+    if (h && !ngx_http_coze_auth_value_is(h, "navigate")) {
+        return 1;
     }
 
-    return 0;
+    h = ngx_http_coze_auth_header_in(r, "Sec-Fetch-Dest");
+
+    if (h && !ngx_http_coze_auth_value_is(h, "document")
+        && !ngx_http_coze_auth_value_is(h, "iframe"))
+    {
+        return 1;
+    }
+
+    if (ngx_http_coze_auth_header_in(r, "X-Requested-With")) {
+        return 1;
+    }
+
+    h = ngx_http_coze_auth_header_in(r, "Accept");
+
+    return h != NULL
+           && ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                               (u_char *) "text/html", 9 - 1)
+              == NULL;
 }
 
 

@@ -18,13 +18,13 @@
 #include <openssl/rsa.h>
 
 #include "ngx_http_coze_auth_jwt.h"
+#include "ngx_http_coze_auth_util.h"
 
 
 #define NGX_HTTP_COZE_AUTH_JWT_MIN_BITS  2048
 
 
 #define ngx_http_coze_auth_jwt_empty(s)  ((s) == NULL || (s)->len == 0)
-#define ngx_http_coze_auth_jwt_b64len(n)  (((n) * 4 + 2) / 3)
 
 
 static void ngx_http_coze_auth_jwt_err(char *err, size_t errlen,
@@ -35,8 +35,6 @@ static const unsigned char *ngx_http_coze_auth_jwt_find(
     const unsigned char *p, const unsigned char *end, const char *s);
 static void ngx_http_coze_auth_jwt_pem_error(const unsigned char *pem,
     size_t len, char *err, size_t errlen);
-static size_t ngx_http_coze_auth_jwt_b64url(unsigned char *dst,
-    const unsigned char *src, size_t len);
 static int ngx_http_coze_auth_jwt_set(json_t *obj, const char *key,
     const ngx_http_coze_auth_str_t *value);
 static json_t *ngx_http_coze_auth_jwt_claims(
@@ -257,43 +255,6 @@ ngx_http_coze_auth_jwt_load_key(const unsigned char *pem, size_t len,
 }
 
 
-/* base64url without padding; dst needs b64len(len) bytes */
-
-static size_t
-ngx_http_coze_auth_jwt_b64url(unsigned char *dst, const unsigned char *src,
-    size_t len)
-{
-    unsigned char      *d;
-    static const char   tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                "abcdefghijklmnopqrstuvwxyz0123456789-_";
-
-    d = dst;
-
-    while (len >= 3) {
-        *d++ = tbl[src[0] >> 2];
-        *d++ = tbl[((src[0] & 0x03) << 4) | (src[1] >> 4)];
-        *d++ = tbl[((src[1] & 0x0f) << 2) | (src[2] >> 6)];
-        *d++ = tbl[src[2] & 0x3f];
-        src += 3;
-        len -= 3;
-    }
-
-    if (len > 0) {
-        *d++ = tbl[src[0] >> 2];
-
-        if (len == 1) {
-            *d++ = tbl[(src[0] & 0x03) << 4];
-
-        } else {
-            *d++ = tbl[((src[0] & 0x03) << 4) | (src[1] >> 4)];
-            *d++ = tbl[(src[1] & 0x0f) << 2];
-        }
-    }
-
-    return d - dst;
-}
-
-
 static int
 ngx_http_coze_auth_jwt_set(json_t *obj, const char *key,
     const ngx_http_coze_auth_str_t *value)
@@ -490,9 +451,9 @@ ngx_http_coze_auth_jwt_sign(ngx_http_coze_auth_mem_t *mem, EVP_PKEY *key,
         goto done;
     }
 
-    len = ngx_http_coze_auth_jwt_b64len(hlen) + 1
-          + ngx_http_coze_auth_jwt_b64len(clen) + 1
-          + ngx_http_coze_auth_jwt_b64len((size_t) keysize);
+    len = ngx_http_coze_auth_b64url_len(hlen) + 1
+          + ngx_http_coze_auth_b64url_len(clen) + 1
+          + ngx_http_coze_auth_b64url_len((size_t) keysize);
 
     start = mem->alloc(mem->pool, len + 1);
     if (start == NULL) {
@@ -500,9 +461,9 @@ ngx_http_coze_auth_jwt_sign(ngx_http_coze_auth_mem_t *mem, EVP_PKEY *key,
     }
 
     p = start;
-    p += ngx_http_coze_auth_jwt_b64url(p, hjson, hlen);
+    p += ngx_http_coze_auth_b64url_encode(p, hjson, hlen);
     *p++ = '.';
-    p += ngx_http_coze_auth_jwt_b64url(p, cjson, clen);
+    p += ngx_http_coze_auth_b64url_encode(p, cjson, clen);
 
     siglen = keysize;
 
@@ -514,7 +475,7 @@ ngx_http_coze_auth_jwt_sign(ngx_http_coze_auth_mem_t *mem, EVP_PKEY *key,
     }
 
     *p++ = '.';
-    p += ngx_http_coze_auth_jwt_b64url(p, sig, siglen);
+    p += ngx_http_coze_auth_b64url_encode(p, sig, siglen);
     *p = '\0';
 
     out->len = p - start;

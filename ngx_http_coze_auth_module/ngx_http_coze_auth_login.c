@@ -717,37 +717,11 @@ ngx_http_coze_auth_logout_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_coze_auth_cross_site(ngx_http_request_t *r)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    h = ngx_http_coze_auth_header_in(r, "Sec-Fetch-Site");
 
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("Sec-Fetch-Site") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Sec-Fetch-Site",
-                               h[i].key.len) == 0)
-        {
-            return h[i].value.len == sizeof("cross-site") - 1
-                   && ngx_strncasecmp(h[i].value.data,
-                                      (u_char *) "cross-site",
-                                      h[i].value.len) == 0;
-        }
-    }
-
-    return 0;
+    return h != NULL && ngx_http_coze_auth_value_is(h, "cross-site");
 }
 
 

@@ -337,6 +337,9 @@ ngx_int_t ngx_http_coze_auth_state_begin(ngx_http_request_t *r,
 ngx_int_t ngx_http_coze_auth_state_find(ngx_http_request_t *r,
     ngx_str_t *state, ngx_http_coze_auth_state_t *st, ngx_str_t *cookie);
 ngx_int_t ngx_http_coze_auth_strip_cookies(ngx_http_request_t *r);
+ngx_table_elt_t *ngx_http_coze_auth_header_in(ngx_http_request_t *r,
+    const char *name);
+ngx_int_t ngx_http_coze_auth_value_is(ngx_table_elt_t *h, const char *value);
 ngx_int_t ngx_http_coze_auth_set_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value);
 ngx_int_t ngx_http_coze_auth_scheme_secure(ngx_http_request_t *r);

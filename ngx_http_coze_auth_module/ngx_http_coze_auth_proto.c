@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include "ngx_http_coze_auth_proto.h"
+#include "ngx_http_coze_auth_util.h"
 
 
 #define NGX_HTTP_COZE_AUTH_PROTO_STRICT    0   /* control chars: error */
@@ -30,11 +31,6 @@
 #define ngx_http_coze_auth_proto_2xx(st)   ((st) >= 200 && (st) < 300)
 
 /* RFC 3986 unreserved characters */
-#define ngx_http_coze_auth_proto_unreserved(c)                               \
-    (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z')               \
-     || ((c) >= '0' && (c) <= '9')                                           \
-     || (c) == '-' || (c) == '.' || (c) == '_' || (c) == '~')
-
 
 static unsigned char *ngx_http_coze_auth_proto_cpymem(unsigned char *dst,
     const void *src, size_t n);
@@ -46,8 +42,6 @@ static size_t ngx_http_coze_auth_proto_escape_len(
     const ngx_http_coze_auth_str_t *s);
 static unsigned char *ngx_http_coze_auth_proto_escape(unsigned char *dst,
     const ngx_http_coze_auth_str_t *s);
-static size_t ngx_http_coze_auth_proto_b64url(unsigned char *dst,
-    const unsigned char *src, size_t len);
 static int ngx_http_coze_auth_proto_set(json_t *obj, const char *key,
     const ngx_http_coze_auth_str_t *value);
 static int ngx_http_coze_auth_proto_dump(ngx_http_coze_auth_mem_t *mem,
@@ -125,27 +119,11 @@ ngx_http_coze_auth_proto_base_len(const ngx_http_coze_auth_str_t *base)
 static size_t
 ngx_http_coze_auth_proto_escape_len(const ngx_http_coze_auth_str_t *s)
 {
-    size_t          i, n;
-    unsigned char   c;
-
     if (ngx_http_coze_auth_proto_empty(s)) {
         return 0;
     }
 
-    n = 0;
-
-    for (i = 0; i < s->len; i++) {
-        c = s->data[i];
-
-        if (ngx_http_coze_auth_proto_unreserved(c)) {
-            n++;
-
-        } else {
-            n += 3;
-        }
-    }
-
-    return n;
+    return ngx_http_coze_auth_url_escape(NULL, s->data, s->len);
 }
 
 
@@ -153,65 +131,11 @@ static unsigned char *
 ngx_http_coze_auth_proto_escape(unsigned char *dst,
     const ngx_http_coze_auth_str_t *s)
 {
-    size_t              i;
-    unsigned char       c;
-    static const char   hex[] = "0123456789ABCDEF";
-
     if (ngx_http_coze_auth_proto_empty(s)) {
         return dst;
     }
 
-    for (i = 0; i < s->len; i++) {
-        c = s->data[i];
-
-        if (ngx_http_coze_auth_proto_unreserved(c)) {
-            *dst++ = c;
-
-        } else {
-            *dst++ = '%';
-            *dst++ = hex[c >> 4];
-            *dst++ = hex[c & 0x0f];
-        }
-    }
-
-    return dst;
-}
-
-
-/* base64url without padding; dst needs (len * 4 + 2) / 3 bytes */
-
-static size_t
-ngx_http_coze_auth_proto_b64url(unsigned char *dst, const unsigned char *src,
-    size_t len)
-{
-    unsigned char      *d;
-    static const char   tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                "abcdefghijklmnopqrstuvwxyz0123456789-_";
-
-    d = dst;
-
-    while (len >= 3) {
-        *d++ = tbl[src[0] >> 2];
-        *d++ = tbl[((src[0] & 0x03) << 4) | (src[1] >> 4)];
-        *d++ = tbl[((src[1] & 0x0f) << 2) | (src[2] >> 6)];
-        *d++ = tbl[src[2] & 0x3f];
-        src += 3;
-        len -= 3;
-    }
-
-    if (len > 0) {
-        *d++ = tbl[src[0] >> 2];
-
-        if (len == 1) {
-            *d++ = tbl[(src[0] & 0x03) << 4];
-
-        } else {
-            *d++ = tbl[((src[0] & 0x03) << 4) | (src[1] >> 4)];
-            *d++ = tbl[(src[1] & 0x0f) << 2];
-        }
-    }
-
-    return d - dst;
+    return dst + ngx_http_coze_auth_url_escape(dst, s->data, s->len);
 }
 
 
@@ -450,7 +374,7 @@ ngx_http_coze_auth_pkce_verifier(ngx_http_coze_auth_mem_t *mem,
         return NGX_HTTP_COZE_AUTH_ERROR;
     }
 
-    out->len = ngx_http_coze_auth_proto_b64url(p, rnd, sizeof(rnd));
+    out->len = ngx_http_coze_auth_b64url_encode(p, rnd, sizeof(rnd));
     out->data = p;
     p[out->len] = '\0';
 
@@ -484,7 +408,7 @@ ngx_http_coze_auth_pkce_s256(ngx_http_coze_auth_mem_t *mem,
         return NGX_HTTP_COZE_AUTH_ERROR;
     }
 
-    challenge->len = ngx_http_coze_auth_proto_b64url(p, md, n);
+    challenge->len = ngx_http_coze_auth_b64url_encode(p, md, n);
     challenge->data = p;
     p[challenge->len] = '\0';
 

@@ -853,6 +853,53 @@ ngx_http_coze_auth_strip_cookies(ngx_http_request_t *r)
 }
 
 
+/* the first request header with this name, or NULL */
+
+ngx_table_elt_t *
+ngx_http_coze_auth_header_in(ngx_http_request_t *r, const char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_http_coze_auth_value_is(ngx_table_elt_t *h, const char *value)
+{
+    size_t  len;
+
+    len = ngx_strlen(value);
+
+    return h->value.len == len
+           && ngx_strncasecmp(h->value.data, (u_char *) value, len) == 0;
+}
+
+
 /* sets a request header, replacing (never adding to) what the client sent */
 
 ngx_int_t

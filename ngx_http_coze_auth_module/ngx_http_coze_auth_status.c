@@ -203,41 +203,20 @@ ngx_http_coze_auth_stat_call_amcf(ngx_http_coze_auth_main_conf_t *amcf,
 static ngx_int_t
 ngx_http_coze_auth_want_prometheus(ngx_http_request_t *r)
 {
-    ngx_str_t  format;
+    ngx_str_t         format;
+    ngx_table_elt_t  *h;
 
     if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK) {
         return format.len == 10
                && ngx_strncmp(format.data, "prometheus", 10) == 0;
     }
 
+    h = ngx_http_coze_auth_header_in(r, "Accept");
+
+    if (h && ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                              (u_char *) "text/plain", 10 - 1))
     {
-    ngx_table_elt_t  *h;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == 6
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept", 6) == 0
-            && ngx_strlcasestrn(h[i].value.data,
-                                h[i].value.data + h[i].value.len,
-                                (u_char *) "text/plain", 10 - 1))
-        {
-            return 1;
-        }
-    }
+        return 1;
     }
 
     return 0;
