@@ -158,3 +158,4 @@ include mk/hardening.mk
 
 include mk/package.mk
 include mk/browser.mk
+include mk/bench.mk

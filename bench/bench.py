@@ -45,6 +45,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -91,9 +92,21 @@ PHASES = os.environ.get("BENCH_PHASES",
 PIN = os.environ.get("BENCH_PIN", "1") == "1" and (os.cpu_count() or 1) >= 2
 CPU_SUT, CPU_LOAD = (0, 1) if PIN else (None, None)
 NICE_REMOTE = 10      # the mock Coze, the OIDC provider, the login driver
+# the servers under test, the upstream, wrk and ab: 0, or e.g. -10 on a
+# machine shared with other work (the run then competes less with it)
+NICE_SUT = env_int("BENCH_NICE", 0)
 
 PORT_NAMES = ["coze", "upstream", "front", "authsvc", "apache_cookie",
               "apache_shm", "oidc", "cg", "mem", "apache_plain"]
+
+
+def child_env(extra=None):
+    """The environment of every child: nginx reads NGINX as a list of
+    inherited sockets, so the runner's own NGINX setting never goes on."""
+    e = dict(os.environ)
+    e.pop("NGINX", None)
+    e.update(extra or {})
+    return e
 
 
 def log(msg):
@@ -113,17 +126,19 @@ class Procs:
     def __init__(self):
         self.items = []
 
-    def start(self, name, argv, cpu=None, nice=0, env=None):
+    def start(self, name, argv, cpu=None, nice=None, env=None):
         pre = []
         if cpu is not None:
             pre += ["taskset", "-c", str(cpu)]
+        if nice is None:
+            nice = NICE_SUT
         if nice:
             pre += ["nice", "-n", str(nice)]
         out = open(os.path.join(DIR, "logs", name + ".out"), "ab")
         p = subprocess.Popen(pre + argv, stdout=out, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL, cwd=ROOT,
                              start_new_session=True,
-                             env=dict(os.environ, **(env or {})))
+                             env=child_env(env))
         out.close()
         p.bench_name = name
         self.items.append(p)
@@ -266,11 +281,13 @@ def http_req(port, method, path, body=None, headers=None, timeout=30):
         c.close()
 
 
-def run(argv, timeout, cpu=None, env=None, check=True):
+def run(argv, timeout, cpu=None, env=None, check=True, measured=False):
     pre = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    if measured and NICE_SUT:
+        pre += ["nice", "-n", str(NICE_SUT)]
     r = subprocess.run(pre + argv, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=timeout, cwd=ROOT,
-                       env=dict(os.environ, **(env or {})))
+                       env=child_env(env))
     if check and r.returncode != 0:
         raise BenchError("%s failed (%d): %s" % (
             " ".join(argv[:3]), r.returncode,
@@ -294,8 +311,7 @@ def fill(template, out, values):
 
 # -- clients ----------------------------------------------------------------
 
-def wrk(url, headers=(), conns=None, secs=None, limit=0, alt=None,
-        cpu="load", timeout=None):
+def wrk(url, headers=(), conns=None, secs=None, cpu="load", timeout=None):
     conns = conns or CONNS
     secs = secs or SECONDS
     argv = ["wrk", "-t", "1", "-c", str(conns), "-d", "%ds" % secs,
@@ -303,9 +319,8 @@ def wrk(url, headers=(), conns=None, secs=None, limit=0, alt=None,
     for h in headers:
         argv += ["-H", h]
     argv.append(url)
-    env = {"WRK_LIMIT": str(limit), "WRK_ALT": alt or ""}
     r = run(argv, timeout or secs + 60, cpu=CPU_LOAD if cpu == "load"
-            else cpu, env=env)
+            else cpu, measured=True)
     for line in r.stdout.decode().splitlines():
         if line.startswith("WRKJSON "):
             return json.loads(line[8:])
@@ -333,6 +348,30 @@ def curl_login(url, jar, accept_html=True):
             if len(parts) >= 7:
                 cookies.append((parts[5], parts[6]))
     return cookies
+
+
+def ab(url, count, headers=(), conc=32, expect=200, timeout=900):
+    """Exactly count keep-alive requests (ApacheBench); raises on any
+    transport failure or an unexpected status."""
+    argv = ["ab", "-q", "-k", "-r", "-n", str(count), "-c", str(conc),
+            "-s", "30"]
+    for h in headers:
+        argv += ["-H", h]
+    r = run(argv + [url], timeout, cpu=CPU_LOAD, measured=True)
+    t = r.stdout.decode(errors="replace")
+    done = int(re.search(r"Complete requests:\s+(\d+)", t).group(1))
+    m = re.search(r"Failed requests:\s+(\d+)\s*\n\s*\(Connect: (\d+), "
+                  r"Receive: (\d+), Length: \d+, Exceptions: (\d+)\)", t)
+    failed = sum(int(x) for x in m.groups()[1:]) if m else int(
+        re.search(r"Failed requests:\s+(\d+)", t).group(1))
+    non2xx = re.search(r"Non-2xx responses:\s+(\d+)", t)
+    non2xx = int(non2xx.group(1)) if non2xx else 0
+    secs = float(re.search(r"Time taken for tests:\s+([\d.]+)", t).group(1))
+    want_non2xx = count if expect != 200 else 0
+    if done != count or failed or non2xx != want_non2xx:
+        raise BenchError("ab %s: %d done, %d failed, %d non-2xx:\n%s" % (
+            url, done, failed, non2xx, t[-600:]))
+    return {"requests": done, "seconds": secs, "rps": done / secs}
 
 
 def b64url(b):
@@ -416,6 +455,9 @@ class Bench:
         except (OSError, subprocess.TimeoutExpired):
             m["module_commit"] = "?"
         m["loadavg_start"] = open("/proc/loadavg").read().split()[:3]
+        m["perf_counters"] = "instructions" in ver(
+            ["perf", "stat", "-x,", "-e", "instructions", "true"],
+            r"^(\d+,,instructions)") if shutil.which("perf") else False
 
     def values(self, **extra):
         v = {"DIR": DIR, "BENCH": BENCH,
@@ -606,8 +648,14 @@ class Bench:
             order = [v for u in units[k:] + units[:k] for v in u]
             for key, label, url, headers, groups in order:
                 c0 = group_cpu(groups)
+                u0 = group_cpu([self.upstream.pid])
+                ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+                w0 = ru.ru_utime + ru.ru_stime
                 w = wrk(url, headers)
                 w["cpu_s"] = group_cpu(groups) - c0
+                ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+                w["wrk_cpu_s"] = ru.ru_utime + ru.ru_stime - w0
+                w["up_cpu_s"] = group_cpu([self.upstream.pid]) - u0
                 if w["errors"] or w["non2xx3xx"]:
                     raise BenchError("%s: %d errors, %d non-2xx/3xx" % (
                         key, w["errors"], w["non2xx3xx"]))
@@ -622,6 +670,13 @@ class Bench:
                 "p99_us": statistics.median(x["p99_us"] for x in rs),
                 "cpu_us_per_req": statistics.median(
                     x["cpu_s"] * 1e6 / max(1, x["requests"]) for x in rs),
+                # share of one CPU used, by the tier under test and by the
+                # load side (wrk + the upstream)
+                "sut_busy": statistics.median(
+                    x["cpu_s"] / x["seconds"] for x in rs),
+                "load_busy": statistics.median(
+                    (x["wrk_cpu_s"] + x["up_cpu_s"]) / x["seconds"]
+                    for x in rs),
                 "rounds_rps": [round(x["rps"]) for x in rs]}
         base = hot["plain"]
         for h in hot.values():
@@ -652,25 +707,18 @@ class Bench:
         pid = p.pid
         base = "http://127.0.0.1:%d" % P["cg"]
 
-        def ab(path, count):
-            r = run(["ab", "-q", "-k", "-n", str(count), "-c", "4", "-H",
-                     "Cookie: " + self.coze_cookie, base + path], 600,
-                    cpu=CPU_LOAD)
-            t = r.stdout.decode()
-            done = int(re.search(r"Complete requests:\s+(\d+)", t).group(1))
-            bad = re.search(r"Non-2xx responses:\s+(\d+)", t)
-            if done != count or bad:
-                raise BenchError("ab %s: %s" % (path, t[-400:]))
+        def drive(path, count):
+            ab(base + path, count, ["Cookie: " + self.coze_cookie], conc=4)
 
         def dump():
             run(["callgrind_control", "-d", str(pid)], 120)
 
-        ab("/plain/x", 200)
-        ab("/auth/x", 200)
+        drive("/plain/x", 200)
+        drive("/auth/x", 200)
         dump()                                    # .1: start + warm-up
-        ab("/plain/x", n)
+        drive("/plain/x", n)
         dump()                                    # .2: plain
-        ab("/auth/x", n)
+        drive("/auth/x", n)
         dump()                                    # .3: authenticated
         self.procs.stop(p)
         files = {}
@@ -689,7 +737,7 @@ class Bench:
             raise BenchError("no totals in " + path)
 
         def per_fn(path, inclusive=False):
-            argv = ["callgrind_annotate", "--threshold=100"]
+            argv = ["callgrind_annotate", "--threshold=100", "--auto=no"]
             if inclusive:
                 argv.append("--inclusive=yes")
             r = run(argv + [path], 300)
@@ -706,7 +754,13 @@ class Bench:
             return fns
 
         plain, auth = total(files[2]), total(files[3])
-        fp, fa = per_fn(files[2]), per_fn(files[3])
+
+        def self_costs(path, tot):
+            # functions on the stack at a dump (main, ...) show the whole
+            # total as their own: not a self cost
+            return {k: v for k, v in per_fn(path).items() if v < 0.9 * tot}
+
+        fp, fa = self_costs(files[2], plain), self_costs(files[3], auth)
         inc = per_fn(files[3], inclusive=True)
         delta = []
         for k in set(fp) | set(fa):
@@ -714,9 +768,16 @@ class Bench:
             if d > 0:
                 delta.append((d, k))
         delta.sort(reverse=True)
-        mod_incl = [(v / n, k) for k, v in inc.items()
-                    if k[0].startswith("ngx_http_coze_auth")]
-        mod_incl.sort(reverse=True)
+        best = {}
+        for k, v in inc.items():
+            if k[0].startswith("ngx_http_coze_auth"):
+                best[k[0]] = max(best.get(k[0], 0), v)
+        mod_incl = sorted(((v / n, (k, "")) for k, v in best.items()),
+                          reverse=True)
+        by_obj = {}
+        for k in set(fp) | set(fa):
+            by_obj[k[1] or "?"] = by_obj.get(k[1] or "?", 0) + \
+                (fa.get(k, 0) - fp.get(k, 0)) / n
         self.res["profile"] = {
             "requests": n,
             "plain_ir_per_req": plain / n,
@@ -725,6 +786,9 @@ class Bench:
             "top_self_delta": [(round(d), "%s (%s)" % k) for d, k in
                                delta[:12]],
             "module_inclusive": [(round(d), k[0]) for d, k in mod_incl[:10]],
+            "delta_by_object": sorted(((round(v), o) for o, v in
+                                       by_obj.items() if abs(v) >= 50),
+                                      reverse=True),
         }
 
     # slow Coze isolation --------------------------------------------------------
@@ -742,7 +806,8 @@ class Bench:
         drv = self.procs.start(
             "iso-logins", [PY, "-B", os.path.join(BENCH, "login_load.py"),
                            "--base", "http://127.0.0.1:%d" % P["front"],
-                           "--path", "/auth/iso", "--concurrency",
+                           "--path", "/auth/iso", "--stagger", "0.6",
+                           "--concurrency",
                            str(ISO_LOGINS), "--duration",
                            str(ramp + ISO_SECONDS + 1), "--timeout", "20"],
             nice=NICE_REMOTE)
@@ -777,13 +842,29 @@ class Bench:
             return
         log("refresh storm: bench/refresh-storm.sh (%d requests, %d at once,"
             " %d workers)" % (STORM_REQUESTS, STORM_CONC, STORM_WORKERS))
-        r = run(["bash", script], 300, check=False, env={
-            "REQUESTS": str(STORM_REQUESTS), "CONCURRENCY": str(STORM_CONC),
-            "WORKERS": str(STORM_WORKERS), "MODULE": MODULE,
-            "NGINX": NGINX})
-        text = r.stdout.decode(errors="replace")
+        # its own process group: on a timeout the whole group gets SIGTERM
+        # and the script's exit trap stops its nginx and mock
+        p = subprocess.Popen(
+            ["bash", script], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT,
+            start_new_session=True, env=child_env({
+                "REQUESTS": str(STORM_REQUESTS),
+                "CONCURRENCY": str(STORM_CONC),
+                "WORKERS": str(STORM_WORKERS), "MODULE": MODULE}))
+        try:
+            out, _ = p.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGTERM)
+            try:
+                out, _ = p.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                out, _ = p.communicate()
+            out += b"\n(timed out after 180 s)\n"
+        text = out.decode(errors="replace")
+        r = p
         with open(os.path.join(DIR, "logs", "refresh-storm.out"), "w") as f:
-            f.write(text + r.stderr.decode(errors="replace"))
+            f.write(text)
         calls = re.search(r"token calls \(refresh\):\s+(\d+)", text)
         fails = re.search(r"failures:\s+(\d+)", text)
         self.res["storm"] = {
@@ -851,18 +932,20 @@ class Bench:
         samples = [("start", 0, 0, rss_kib(wpid))]
 
         def logins(count):
-            w = wrk(base + "/oauth/callback?return_to=/", ["Cookie: " + stc[0]],
-                    conns=32, secs=600, limit=2 * count, alt=cb)
-            if w["errors"] or w["non2xx3xx"]:
-                raise BenchError("mem logins: %s" % w)
-            return w
+            # a login is a start (new state cookie, 302 to Coze) and a
+            # callback (code exchange, users/me, session cookie, 302); the
+            # state cookie of one start is replayed, as the module keeps no
+            # server-side state for it; done in chunks of both kinds
+            chunk = 10000
+            while count > 0:
+                k = min(chunk, count)
+                ab(base + "/oauth/callback?return_to=/", k,
+                   ["Cookie: " + stc[0]], expect=302)
+                ab(base + cb, k, ["Cookie: " + stc[0]], expect=302)
+                count -= k
 
         def requests(count):
-            w = wrk(base + "/auth/m", ["Cookie: " + sess[0]], conns=32,
-                    secs=600, limit=count)
-            if w["errors"] or w["non2xx3xx"]:
-                raise BenchError("mem requests: %s" % w)
-            return w
+            ab(base + "/auth/m", count, ["Cookie: " + sess[0]])
 
         warm = max(1000, MEM_LOGINS // 50)
         logins(warm)
@@ -909,6 +992,9 @@ class Bench:
                            m["apache"], m["mod_auth_openidc"]))
         L.append("njs %s, wrk %s, valgrind %s, libcurl %s, OpenSSL %s" % (
             m["njs"], m["wrk"], m["valgrind"], m["libcurl"], m["openssl"]))
+        if NICE_SUT:
+            L.append("priority: servers under test, upstream, wrk and ab at"
+                     " nice %d" % NICE_SUT)
         L.append("CPU pinning: %s" % (
             "servers under test on CPU 0; wrk and the upstream on CPU 1; "
             "mock Coze, OIDC\n  provider and login drivers unpinned at nice "
@@ -946,18 +1032,30 @@ class Bench:
                 or "-"))
             L.append("  CPU us = front tier CPU (nginx worker; + njs service"
                      " for d; all Apache processes)")
+            L.append("  CPU used (1.0 = one core): tier under test b %.2f,"
+                     " c %.2f; wrk + upstream b %.2f, c %.2f" % (
+                         h["plain"]["sut_busy"], c["sut_busy"],
+                         h["plain"]["load_busy"], c["load_busy"]))
             L.append("-" * w)
         if "profile" in r:
             p = r["profile"]
             L.append("PROFILE  callgrind, %d requests each, instructions per"
-                     " request (nginx process)" % p["requests"])
+                     " request (nginx process)%s" % (
+                         p["requests"], "" if m.get("perf_counters") else
+                         "; perf: no hardware counters here"))
             L.append("  plain proxy %.0f, coze_auth %.0f: module +%.0f "
                      "(+%.0f%%)" % (p["plain_ir_per_req"], p["auth_ir_per_req"],
                                     p["module_ir_per_req"],
                                     100 * p["module_ir_per_req"]
                                     / p["plain_ir_per_req"]))
-            L.append("  where the extra instructions go (self, per request):")
-            for d, name in p["top_self_delta"][:8]:
+            L.append("  by library: " + ", ".join(
+                "%s %+d" % (o, d) for d, o in p["delta_by_object"]))
+            L.append("  where the extra instructions go (self cost, coze minus"
+                     " plain, per request):")
+            for d, name in p["top_self_delta"][:10]:
+                L.append("    %7d  %s" % (d, name[:66]))
+            L.append("  module functions, inclusive per request:")
+            for d, name in p["module_inclusive"][:6]:
                 L.append("    %7d  %s" % (d, name[:66]))
             L.append("-" * w)
         if "isolate" in r:
@@ -975,9 +1073,10 @@ class Bench:
                          i["inflight_median"], i["inflight_min"],
                          i["inflight_max"]))
             L.append("  p99 < 20 ms under load: %s; logins completed %d,"
-                     " failed %d; callback p50 %s ms" % (
+                     " failed %d; callback p50 %s ms; worker CPU %.0f%%" % (
                          "PASS" if ok else "MISS", i["logins"],
-                         i["failures"], i["callback_ms"]["p50"]))
+                         i["failures"], i["callback_ms"]["p50"],
+                         i["worker_cpu_pct"]))
             L.append("-" * w)
         if "storm" in r:
             s = r["storm"]
@@ -997,9 +1096,11 @@ class Bench:
             L.append("LOGIN THROUGHPUT  full flow vs the mock Coze, +50 ms on"
                      " token and users/me, %d concurrent" % LOGIN_CONC)
             L.append("  %.0f logins/s (%d in %.1f s, %d failed); nginx CPU"
-                     " %.0f us/login; mock CPU %.0f%%" % (
+                     " %.0f us/login (%.0f logins/s per core); mock CPU"
+                     " %.0f%%" % (
                          g["logins_per_s"], g["logins"], g["seconds"],
                          g["failures"], g["nginx_cpu_us_per_login"],
+                         1e6 / max(1, g["nginx_cpu_us_per_login"]),
                          g["mock_cpu_pct"]))
             L.append("-" * w)
         if "memory" in r:

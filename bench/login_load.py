@@ -4,7 +4,8 @@
     /usr/bin/python3 bench/login_load.py --base http://127.0.0.1:31802 \
         --path /auth/x --concurrency 300 --duration 8 [--max-logins N]
 
-Each of --concurrency tasks loops over the browser's three steps, on
+Each of --concurrency tasks (started at random offsets within --stagger
+seconds) loops over the browser's three steps, on
 keep-alive connections of its own:
   1. GET <path> (Accept: text/html)  -> 302 to Coze's authorize page,
                                         Set-Cookie: the state cookie
@@ -21,6 +22,7 @@ Loopback URLs only.
 import argparse
 import asyncio
 import json
+import random
 import sys
 import time
 import urllib.parse
@@ -146,6 +148,10 @@ class Load:
     async def worker(self):
         nginx = Conn(self.host, self.port)
         coze = None
+        if self.a.stagger:
+            # browsers do not arrive in lock-step: each flow starts at a
+            # random offset, so completions spread over the slow call
+            await asyncio.sleep(random.uniform(0, self.a.stagger))
         while not self.stop:
             if self.a.max_logins and (self.logins + self.failures
                                       >= self.a.max_logins):
@@ -204,6 +210,8 @@ def main():
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--max-logins", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=15)
+    ap.add_argument("--stagger", type=float, default=0,
+                    help="start each flow after a random 0..S s delay")
     a = ap.parse_args()
     if not 1 <= a.concurrency <= 2000 or not 0 < a.duration <= 600:
         sys.exit("login_load: concurrency 1..2000, duration 0..600 s")

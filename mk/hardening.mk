@@ -46,11 +46,14 @@ ASAN_LD_OPT := -fsanitize=address,undefined
 ASAN_RT_OPTS := ASAN_OPTIONS=log_path=$(ASAN_LOGS)/asan:halt_on_error=1:detect_leaks=1:exitcode=0 \
     UBSAN_OPTIONS=log_path=$(ASAN_LOGS)/ubsan:halt_on_error=1:print_stacktrace=1
 
-HARDEN_DEPS := dpkg-dev libpcre2-dev zlib1g-dev libssl-dev valgrind clang
+# Debian packages (root only; no-op when present), as "make deps" does
+ASAN_DEPS     := dpkg-dev libpcre2-dev zlib1g-dev libssl-dev clang \
+                 libcurl4-openssl-dev libjansson-dev
+VALGRIND_DEPS := valgrind
+HARDEN_PKGS   ?= $(ASAN_DEPS)
 
-# Debian packages for these targets (root only; no-op when present)
 harden-deps:
-	@missing=""; for p in $(HARDEN_DEPS); do \
+	@missing=""; for p in $(HARDEN_PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	        | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -69,7 +72,7 @@ harden-deps:
 # not clean up, so LeakSanitizer would fail it).
 $(ASAN_TREE)/Makefile: config mk/hardening.mk mk/debian-nginx-src.sh \
                        mk/ubsan-ignore.txt
-	@$(MAKE) --no-print-directory harden-deps
+	@$(MAKE) --no-print-directory deps harden-deps HARDEN_PKGS="$(ASAN_DEPS)"
 	src=$$(mk/debian-nginx-src.sh $(DEBIAN_SRC_DIR)) \
 	&& rm -rf $(ASAN_TREE) && mkdir -p $(ASAN_DIR) \
 	&& cp -a $$src $(ASAN_TREE) \
@@ -114,8 +117,10 @@ test-asan: asan-nginx
 # block on an invalid access, a use of uninitialised memory or a definite
 # leak whose stack has a frame of the module; everything else is printed.
 # valgrind.suppress holds the known nginx/OpenSSL/libcurl reports.
-test-valgrind: module
-	@$(MAKE) --no-print-directory harden-deps
+test-valgrind:
+	@$(MAKE) --no-print-directory deps harden-deps \
+	    HARDEN_PKGS="$(VALGRIND_DEPS)"
+	@$(MAKE) --no-print-directory module
 	@if perl -MTest::Nginx::Socket -e1 2>/dev/null; then inc=""; \
 	else inc="-I t/compat"; fi; \
 	start=$$(date +%s); mkdir -p $(VALGRIND_DIR); \

@@ -26,8 +26,29 @@ static const EVP_MD *ngx_http_coze_auth_md(void);
 static int ngx_http_coze_auth_digest(const unsigned char *d, size_t n,
     unsigned char *out);
 static int ngx_http_coze_auth_open_key(EVP_CIPHER_CTX *ctx,
-    const ngx_http_coze_auth_key_t *key, const unsigned char *ad,
-    size_t adlen, const unsigned char *in, size_t ctlen, unsigned char *pt);
+    const unsigned char *ad, size_t adlen, const unsigned char *in,
+    size_t ctlen, unsigned char *pt);
+static EVP_CIPHER_CTX *ngx_http_coze_auth_open_ctx(
+    const ngx_http_coze_auth_key_t *key);
+
+
+/*
+ * Decryption contexts with the key schedule done, one per key, kept by
+ * the process (nginx workers are single threaded): opening a cookie then
+ * only sets the nonce.  Entries are matched by the key itself, so a key
+ * freed with an old configuration can never be confused with a new one.
+ */
+
+#define NGX_HTTP_COZE_AUTH_CTX_CACHE  8
+
+typedef struct {
+    unsigned char             key[NGX_HTTP_COZE_AUTH_KEY_LEN];
+    EVP_CIPHER_CTX           *ctx;
+} ngx_http_coze_auth_ctx_cache_t;
+
+static ngx_http_coze_auth_ctx_cache_t
+    ngx_http_coze_auth_ctx_cache[NGX_HTTP_COZE_AUTH_CTX_CACHE];
+static size_t  ngx_http_coze_auth_ctx_next;
 
 
 #if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
@@ -49,6 +70,31 @@ ngx_http_coze_auth_crypto_init(void)
     }
 
     return NGX_HTTP_COZE_AUTH_OK;
+}
+
+
+void
+ngx_http_coze_auth_crypto_cleanup(void)
+{
+    size_t  i;
+
+    for (i = 0; i < NGX_HTTP_COZE_AUTH_CTX_CACHE; i++) {
+        EVP_CIPHER_CTX_free(ngx_http_coze_auth_ctx_cache[i].ctx);
+        OPENSSL_cleanse(&ngx_http_coze_auth_ctx_cache[i],
+                        sizeof(ngx_http_coze_auth_ctx_cache_t));
+    }
+
+    ngx_http_coze_auth_ctx_next = 0;
+
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+
+    EVP_CIPHER_free(ngx_http_coze_auth_gcm);
+    ngx_http_coze_auth_gcm = NULL;
+
+    EVP_MD_free(ngx_http_coze_auth_sha256_md);
+    ngx_http_coze_auth_sha256_md = NULL;
+
+#endif
 }
 
 
@@ -210,7 +256,6 @@ ngx_http_coze_auth_open(const ngx_http_coze_auth_key_t *keys, size_t nkeys,
     }
 
     rc = NGX_HTTP_COZE_AUTH_E_KEY;
-    ctx = NULL;
 
     /* the kid is public: a plain comparison is fine */
 
@@ -220,16 +265,13 @@ ngx_http_coze_auth_open(const ngx_http_coze_auth_key_t *keys, size_t nkeys,
             continue;
         }
 
+        ctx = ngx_http_coze_auth_open_ctx(&keys[i]);
         if (ctx == NULL) {
-            ctx = EVP_CIPHER_CTX_new();
-            if (ctx == NULL) {
-                rc = NGX_HTTP_COZE_AUTH_ERROR;
-                break;
-            }
+            rc = NGX_HTTP_COZE_AUTH_ERROR;
+            break;
         }
 
-        rc = ngx_http_coze_auth_open_key(ctx, &keys[i], ad, adlen, in, ctlen,
-                                         pt);
+        rc = ngx_http_coze_auth_open_key(ctx, ad, adlen, in, ctlen, pt);
 
         if (rc == NGX_HTTP_COZE_AUTH_OK) {
             *ptlen = ctlen;
@@ -241,8 +283,6 @@ ngx_http_coze_auth_open(const ngx_http_coze_auth_key_t *keys, size_t nkeys,
             break;
         }
     }
-
-    EVP_CIPHER_CTX_free(ctx);
 
     if (rc != NGX_HTTP_COZE_AUTH_OK && rc != NGX_HTTP_COZE_AUTH_E_KEY) {
         OPENSSL_cleanse(pt, ctlen);
@@ -387,24 +427,64 @@ ngx_http_coze_auth_digest(const unsigned char *d, size_t n,
 
 /* in is the whole sealed blob, ctlen the length of its ciphertext */
 
-static int
-ngx_http_coze_auth_open_key(EVP_CIPHER_CTX *ctx,
-    const ngx_http_coze_auth_key_t *key, const unsigned char *ad,
-    size_t adlen, const unsigned char *in, size_t ctlen, unsigned char *pt)
+static EVP_CIPHER_CTX *
+ngx_http_coze_auth_open_ctx(const ngx_http_coze_auth_key_t *key)
 {
-    int                   n;
-    const EVP_CIPHER     *cipher;
-    const unsigned char  *ct, *tag;
+    size_t                           i;
+    const EVP_CIPHER                *cipher;
+    ngx_http_coze_auth_ctx_cache_t  *c;
+
+    for (i = 0; i < NGX_HTTP_COZE_AUTH_CTX_CACHE; i++) {
+        c = &ngx_http_coze_auth_ctx_cache[i];
+
+        if (c->ctx
+            && memcmp(c->key, key->key, NGX_HTTP_COZE_AUTH_KEY_LEN) == 0)
+        {
+            return c->ctx;
+        }
+    }
 
     cipher = ngx_http_coze_auth_cipher();
     if (cipher == NULL) {
-        return NGX_HTTP_COZE_AUTH_ERROR;
+        return NULL;
     }
+
+    /* round robin: a ninth key pushes out the oldest context */
+    c = &ngx_http_coze_auth_ctx_cache[ngx_http_coze_auth_ctx_next];
+    ngx_http_coze_auth_ctx_next = (ngx_http_coze_auth_ctx_next + 1)
+                                  % NGX_HTTP_COZE_AUTH_CTX_CACHE;
+
+    if (c->ctx == NULL) {
+        c->ctx = EVP_CIPHER_CTX_new();
+        if (c->ctx == NULL) {
+            return NULL;
+        }
+    }
+
+    if (EVP_DecryptInit_ex(c->ctx, cipher, NULL, key->key, NULL) != 1) {
+        EVP_CIPHER_CTX_free(c->ctx);
+        c->ctx = NULL;
+        return NULL;
+    }
+
+    memcpy(c->key, key->key, NGX_HTTP_COZE_AUTH_KEY_LEN);
+
+    return c->ctx;
+}
+
+
+static int
+ngx_http_coze_auth_open_key(EVP_CIPHER_CTX *ctx, const unsigned char *ad,
+    size_t adlen, const unsigned char *in, size_t ctlen, unsigned char *pt)
+{
+    int                   n;
+    const unsigned char  *ct, *tag;
 
     ct = in + NGX_HTTP_COZE_AUTH_HDR_LEN;
     tag = ct + ctlen;
 
-    if (EVP_DecryptInit_ex(ctx, cipher, NULL, key->key,
+    /* the key schedule is kept: only the nonce is new */
+    if (EVP_DecryptInit_ex(ctx, NULL, NULL, NULL,
                            in + 1 + NGX_HTTP_COZE_AUTH_KID_LEN)
         != 1)
     {

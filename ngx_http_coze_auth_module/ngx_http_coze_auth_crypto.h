@@ -41,6 +41,13 @@ typedef struct {
  */
 int ngx_http_coze_auth_crypto_init(void);
 
+/*
+ * Releases what ngx_http_coze_auth_crypto_init() fetched; the next use
+ * fetches again.  Called when a configuration is freed: a dynamic module
+ * is then dlclose()d, and the fetched objects would be lost with it.
+ */
+void ngx_http_coze_auth_crypto_cleanup(void);
+
 /* len must be 32; kid = SHA-256("coze-auth-kid" || key)[0..3] */
 int ngx_http_coze_auth_key_init(ngx_http_coze_auth_key_t *k,
     const unsigned char *raw, size_t len);

@@ -15,6 +15,7 @@
 static ngx_int_t ngx_http_coze_auth_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_coze_auth_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_coze_auth_create_main_conf(ngx_conf_t *cf);
+static void ngx_http_coze_auth_cleanup_crypto(void *data);
 static void *ngx_http_coze_auth_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_coze_auth_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -411,12 +412,21 @@ ngx_http_coze_auth_postconfiguration(ngx_conf_t *cf)
 static void *
 ngx_http_coze_auth_create_main_conf(ngx_conf_t *cf)
 {
+    ngx_pool_cleanup_t              *cln;
     ngx_http_coze_auth_main_conf_t  *amcf;
 
     amcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_coze_auth_main_conf_t));
     if (amcf == NULL) {
         return NULL;
     }
+
+    /* runs before the module is unloaded: its cleanup was added earlier */
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_coze_auth_cleanup_crypto;
 
     /*
      * set by ngx_pcalloc():
@@ -442,6 +452,13 @@ ngx_http_coze_auth_create_main_conf(ngx_conf_t *cf)
     amcf->random_ring.nkeys = 1;
 
     return amcf;
+}
+
+
+static void
+ngx_http_coze_auth_cleanup_crypto(void *data)
+{
+    ngx_http_coze_auth_crypto_cleanup();
 }
 
 

@@ -30,13 +30,13 @@ static ngx_str_t  ngx_http_coze_auth_session_ad = ngx_string("session:");
 static ngx_str_t  ngx_http_coze_auth_state_ad = ngx_string("state:");
 
 
-/* splits "a=b; c=d" one pair at a time */
+/* splits "a=b; c=d" one pair at a time (memchr: this is the hot path) */
 
 static ngx_int_t
 ngx_http_coze_auth_next_cookie(u_char **pos, u_char *end, ngx_str_t *name,
     ngx_str_t *value)
 {
-    u_char  *p, *start, *eq;
+    u_char  *p, *semi, *eq;
 
     p = *pos;
 
@@ -48,30 +48,26 @@ ngx_http_coze_auth_next_cookie(u_char **pos, u_char *end, ngx_str_t *name,
         return NGX_DONE;
     }
 
-    start = p;
-    eq = NULL;
-
-    while (p < end && *p != ';') {
-        if (*p == '=' && eq == NULL) {
-            eq = p;
-        }
-
-        p++;
+    semi = memchr(p, ';', end - p);
+    if (semi == NULL) {
+        semi = end;
     }
 
-    *pos = p;
+    *pos = semi;
+
+    eq = memchr(p, '=', semi - p);
+
+    name->data = p;
 
     if (eq == NULL) {
-        name->data = start;
-        name->len = p - start;
-        value->data = p;
+        name->len = semi - p;
+        value->data = semi;
         value->len = 0;
 
     } else {
-        name->data = start;
-        name->len = eq - start;
+        name->len = eq - p;
         value->data = eq + 1;
-        value->len = p - eq - 1;
+        value->len = semi - eq - 1;
     }
 
     while (name->len && name->data[name->len - 1] == ' ') {
@@ -791,7 +787,7 @@ ngx_http_coze_auth_strip_cookies(ngx_http_request_t *r)
 {
     u_char                          *p, *end, *out, *o;
     ngx_str_t                        n, v;
-    ngx_uint_t                       i, found;
+    ngx_uint_t                       i;
     ngx_table_elt_t                 *h;
     ngx_http_coze_auth_loc_conf_t   *alcf;
 
@@ -801,32 +797,33 @@ ngx_http_coze_auth_strip_cookies(ngx_http_request_t *r)
 
     while ((h = ngx_http_coze_auth_cookie_header(r, i))) {
 
-        found = 0;
+        /* one pass; a copy is made only once one of ours turns up */
+        out = NULL;
+        o = NULL;
         p = h->value.data;
         end = p + h->value.len;
 
         while (ngx_http_coze_auth_next_cookie(&p, end, &n, &v) == NGX_OK) {
+
             if (ngx_http_coze_auth_is_ours(alcf->cookie, &n)) {
-                found = 1;
-                break;
+                if (out == NULL) {
+                    out = ngx_pnalloc(r->pool, h->value.len);
+                    if (out == NULL) {
+                        return NGX_ERROR;
+                    }
+
+                    /* the pairs before this one, as the client sent them */
+                    o = ngx_cpymem(out, h->value.data, n.data - h->value.data);
+
+                    while (o > out && (o[-1] == ' ' || o[-1] == ';')) {
+                        o--;
+                    }
+                }
+
+                continue;
             }
-        }
 
-        if (!found) {
-            i++;
-            continue;
-        }
-
-        out = ngx_pnalloc(r->pool, h->value.len);
-        if (out == NULL) {
-            return NGX_ERROR;
-        }
-
-        o = out;
-        p = h->value.data;
-
-        while (ngx_http_coze_auth_next_cookie(&p, end, &n, &v) == NGX_OK) {
-            if (ngx_http_coze_auth_is_ours(alcf->cookie, &n)) {
+            if (out == NULL) {
                 continue;
             }
 
@@ -836,6 +833,11 @@ ngx_http_coze_auth_strip_cookies(ngx_http_request_t *r)
             }
 
             o = ngx_cpymem(o, n.data, v.data + v.len - n.data);
+        }
+
+        if (out == NULL) {
+            i++;
+            continue;
         }
 
         if (o == out) {
