@@ -22,8 +22,35 @@ static ngx_int_t ngx_http_coze_auth_is_ours(ngx_http_coze_auth_cookie_conf_t
     *cc, ngx_str_t *name);
 static ngx_int_t ngx_http_coze_auth_push_cookie(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value, time_t max_age, ngx_str_t *attrs);
+static ngx_int_t ngx_http_coze_auth_scache_get(ngx_http_request_t *r,
+    void *keyring, ngx_str_t *value, ngx_str_t *plain, size_t *key_index);
+static void ngx_http_coze_auth_scache_put(ngx_http_request_t *r,
+    void *keyring, ngx_str_t *value, ngx_str_t *plain, size_t key_index);
 static ngx_int_t ngx_http_coze_auth_open_cookie(ngx_http_request_t *r,
     ngx_str_t *ad, ngx_str_t *value, ngx_str_t *plain, size_t *key_index);
+
+
+/*
+ * Sessions already opened by this worker, by cookie text: a browser sends
+ * the same cookie for minutes, and a hit skips base64 and AES-GCM.  The
+ * cookie's keyring is part of the key, the comparison is constant time,
+ * and a request gets its own copy of the plaintext.
+ */
+
+#define NGX_HTTP_COZE_AUTH_SCACHE  64
+
+typedef struct {
+    void                           *keyring;
+    uint32_t                        hash;
+    size_t                          len;
+    size_t                          plain_len;
+    size_t                          key_index;
+    u_char                          kid[NGX_HTTP_COZE_AUTH_KID_LEN];
+    u_char                         *data;           /* cookie, plaintext */
+} ngx_http_coze_auth_scache_t;
+
+static ngx_http_coze_auth_scache_t
+    ngx_http_coze_auth_scache[NGX_HTTP_COZE_AUTH_SCACHE];
 
 
 static ngx_str_t  ngx_http_coze_auth_session_ad = ngx_string("session:");
@@ -284,6 +311,78 @@ ngx_http_coze_auth_open_cookie(ngx_http_request_t *r, ngx_str_t *ad,
 }
 
 
+static ngx_int_t
+ngx_http_coze_auth_scache_get(ngx_http_request_t *r, void *keyring,
+    ngx_str_t *value, ngx_str_t *plain, size_t *key_index)
+{
+    uint32_t                       hash;
+    ngx_http_coze_auth_keyring_t  *ring = keyring;
+    ngx_http_coze_auth_scache_t   *e;
+
+    hash = ngx_murmur_hash2(value->data, value->len);
+    e = &ngx_http_coze_auth_scache[hash % NGX_HTTP_COZE_AUTH_SCACHE];
+
+    /* the key that opened it must still be there (reloads, rotation) */
+    if (e->data == NULL
+        || e->keyring != keyring
+        || e->key_index >= ring->nkeys
+        || ngx_memcmp(ring->keys[e->key_index].kid, e->kid,
+                      NGX_HTTP_COZE_AUTH_KID_LEN) != 0
+        || e->hash != hash
+        || e->len != value->len
+        || !ngx_http_coze_auth_memeq(e->data, value->data, value->len))
+    {
+        return NGX_DECLINED;
+    }
+
+    plain->data = ngx_pnalloc(r->pool, e->plain_len);
+    if (plain->data == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(plain->data, e->data + e->len, e->plain_len);
+    plain->len = e->plain_len;
+    *key_index = e->key_index;
+
+    return NGX_HTTP_COZE_AUTH_OK;
+}
+
+
+static void
+ngx_http_coze_auth_scache_put(ngx_http_request_t *r, void *keyring,
+    ngx_str_t *value, ngx_str_t *plain, size_t key_index)
+{
+    uint32_t                      hash;
+    ngx_http_coze_auth_scache_t  *e;
+
+    hash = ngx_murmur_hash2(value->data, value->len);
+    e = &ngx_http_coze_auth_scache[hash % NGX_HTTP_COZE_AUTH_SCACHE];
+
+    if (e->data) {
+        ngx_http_coze_auth_cleanse(e->data, e->len + e->plain_len);
+        ngx_free(e->data);
+        e->data = NULL;
+    }
+
+    e->data = ngx_alloc(value->len + plain->len, r->connection->log);
+    if (e->data == NULL) {
+        return;
+    }
+
+    ngx_memcpy(ngx_cpymem(e->data, value->data, value->len), plain->data,
+               plain->len);
+
+    e->keyring = keyring;
+    ngx_memcpy(e->kid,
+               ((ngx_http_coze_auth_keyring_t *) keyring)->keys[key_index].kid,
+               NGX_HTTP_COZE_AUTH_KID_LEN);
+    e->hash = hash;
+    e->len = value->len;
+    e->plain_len = plain->len;
+    e->key_index = key_index;
+}
+
+
 /*
  * Opens the session cookie into ctx->session.  A missing, tampered,
  * foreign or expired cookie is simply "no session": NGX_DECLINED with
@@ -319,10 +418,20 @@ ngx_http_coze_auth_session_load(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    rc = ngx_http_coze_auth_open_cookie(r, &ngx_http_coze_auth_session_ad,
-                                        &value, &plain, &key_index);
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
+    rc = ngx_http_coze_auth_scache_get(r, alcf->keyring, &value, &plain,
+                                       &key_index);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_coze_auth_open_cookie(r, &ngx_http_coze_auth_session_ad,
+                                            &value, &plain, &key_index);
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_HTTP_COZE_AUTH_OK) {
+            ngx_http_coze_auth_scache_put(r, alcf->keyring, &value, &plain,
+                                          key_index);
+        }
     }
 
     if (rc != NGX_HTTP_COZE_AUTH_OK
