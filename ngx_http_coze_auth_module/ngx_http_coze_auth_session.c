@@ -22,6 +22,9 @@ static ngx_int_t ngx_http_coze_auth_is_ours(ngx_http_coze_auth_cookie_conf_t
     *cc, ngx_str_t *name);
 static ngx_int_t ngx_http_coze_auth_push_cookie(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value, time_t max_age, ngx_str_t *attrs);
+static uint32_t ngx_http_coze_auth_scache_hash(ngx_str_t *value);
+static ngx_int_t ngx_http_coze_auth_scache_eq(u_char *a, u_char *b,
+    size_t len);
 static ngx_int_t ngx_http_coze_auth_scache_get(ngx_http_request_t *r,
     void *keyring, ngx_str_t *value, ngx_str_t *plain, size_t *key_index);
 static void ngx_http_coze_auth_scache_put(ngx_http_request_t *r,
@@ -311,6 +314,43 @@ ngx_http_coze_auth_open_cookie(ngx_http_request_t *r, ngx_str_t *ad,
 }
 
 
+/* the tail is the GCM tag, random for every cookie: enough to hash */
+
+static uint32_t
+ngx_http_coze_auth_scache_hash(ngx_str_t *value)
+{
+    size_t  n;
+
+    n = ngx_min(value->len, 32);
+
+    return ngx_murmur_hash2(value->data + value->len - n, n);
+}
+
+
+/* constant time, a word at a time */
+
+static ngx_int_t
+ngx_http_coze_auth_scache_eq(u_char *a, u_char *b, size_t len)
+{
+    size_t    i;
+    uint64_t  x, y, d;
+
+    d = 0;
+
+    for (i = 0; i + 8 <= len; i += 8) {
+        ngx_memcpy(&x, a + i, 8);
+        ngx_memcpy(&y, b + i, 8);
+        d |= x ^ y;
+    }
+
+    for ( /* void */ ; i < len; i++) {
+        d |= (uint64_t) (a[i] ^ b[i]);
+    }
+
+    return d == 0;
+}
+
+
 static ngx_int_t
 ngx_http_coze_auth_scache_get(ngx_http_request_t *r, void *keyring,
     ngx_str_t *value, ngx_str_t *plain, size_t *key_index)
@@ -319,7 +359,7 @@ ngx_http_coze_auth_scache_get(ngx_http_request_t *r, void *keyring,
     ngx_http_coze_auth_keyring_t  *ring = keyring;
     ngx_http_coze_auth_scache_t   *e;
 
-    hash = ngx_murmur_hash2(value->data, value->len);
+    hash = ngx_http_coze_auth_scache_hash(value);
     e = &ngx_http_coze_auth_scache[hash % NGX_HTTP_COZE_AUTH_SCACHE];
 
     /* the key that opened it must still be there (reloads, rotation) */
@@ -330,7 +370,7 @@ ngx_http_coze_auth_scache_get(ngx_http_request_t *r, void *keyring,
                       NGX_HTTP_COZE_AUTH_KID_LEN) != 0
         || e->hash != hash
         || e->len != value->len
-        || !ngx_http_coze_auth_memeq(e->data, value->data, value->len))
+        || !ngx_http_coze_auth_scache_eq(e->data, value->data, value->len))
     {
         return NGX_DECLINED;
     }
@@ -355,7 +395,7 @@ ngx_http_coze_auth_scache_put(ngx_http_request_t *r, void *keyring,
     uint32_t                      hash;
     ngx_http_coze_auth_scache_t  *e;
 
-    hash = ngx_murmur_hash2(value->data, value->len);
+    hash = ngx_http_coze_auth_scache_hash(value);
     e = &ngx_http_coze_auth_scache[hash % NGX_HTTP_COZE_AUTH_SCACHE];
 
     if (e->data) {
