@@ -18,8 +18,11 @@ use Test::More;
 my $root = repo_root();
 my $data = data_dir();
 my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-my $module = $ENV{TEST_NGINX_LOAD_MODULES}
-             || "$root/build/ngx_http_coze_auth_module.so";
+# with COZE_TEST_STATIC the module is compiled into the binary (test-asan)
+my $load = $ENV{COZE_TEST_STATIC} ? ''
+           : "load_module " . ($ENV{TEST_NGINX_LOAD_MODULES}
+                               || "$root/build/ngx_http_coze_auth_module.so")
+             . ";\n";
 
 sub slurp {
     my ($f) = @_;
@@ -144,7 +147,7 @@ sub full_config {
     # no DNS here: the public Coze hosts in proxy_pass become loopback
     $conf =~ s{(proxy_pass\s+https?://)api\.coze\.(cn|com)}{${1}127.0.0.1:9}g;
 
-    return "load_module $module;\npid $dir/nginx.pid;\n"
+    return "${load}pid $dir/nginx.pid;\n"
            . "error_log $dir/error.log;\nevents {}\n$conf";
 }
 
