@@ -631,6 +631,8 @@ ngx_http_coze_auth_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_coze_auth_main_conf_t  *amcf;
 
+    ngx_http_coze_auth_scache_flush();
+
     amcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_coze_auth_module);
     if (amcf == NULL) {

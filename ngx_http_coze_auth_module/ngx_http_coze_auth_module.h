@@ -322,6 +322,7 @@ char *ngx_http_coze_auth_finalize_conf(ngx_conf_t *cf,
     ngx_http_coze_auth_loc_conf_t *conf);
 
 /* session.c */
+void ngx_http_coze_auth_scache_flush(void);
 ngx_int_t ngx_http_coze_auth_session_load(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx);
 ngx_int_t ngx_http_coze_auth_session_store(ngx_http_request_t *r,

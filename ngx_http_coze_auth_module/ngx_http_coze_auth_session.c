@@ -423,6 +423,26 @@ ngx_http_coze_auth_scache_put(ngx_http_request_t *r, void *keyring,
 }
 
 
+/* wipes and frees the cache: the process exits (the plaintexts hold tokens) */
+
+void
+ngx_http_coze_auth_scache_flush(void)
+{
+    ngx_uint_t                    i;
+    ngx_http_coze_auth_scache_t  *e;
+
+    for (i = 0; i < NGX_HTTP_COZE_AUTH_SCACHE; i++) {
+        e = &ngx_http_coze_auth_scache[i];
+
+        if (e->data) {
+            ngx_http_coze_auth_cleanse(e->data, e->len + e->plain_len);
+            ngx_free(e->data);
+            e->data = NULL;
+        }
+    }
+}
+
+
 /*
  * Opens the session cookie into ctx->session.  A missing, tampered,
  * foreign or expired cookie is simply "no session": NGX_DECLINED with
