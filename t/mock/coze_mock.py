@@ -2492,7 +2492,7 @@ class Browser:
             comm = None
         info = {"pid": pid, "comm": comm}
         rec["process"] = info
-        if comm is not None and not comm.startswith("nginx"):
+        if comm is not None and not comm.startswith(("nginx", "memcheck")):
             raise ValueError("process %d is %r, not nginx" % (pid, comm))
         if spec.get("signal"):
             name = str(spec["signal"]).upper()
