@@ -17,8 +17,6 @@ static ngx_int_t ngx_http_coze_auth_inject(ngx_http_request_t *r,
 static ngx_int_t ngx_http_coze_auth_unauthenticated(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx);
 static ngx_int_t ngx_http_coze_auth_send_401(ngx_http_request_t *r);
-static void ngx_http_coze_auth_access_resume(ngx_http_request_t *r,
-    ngx_http_coze_auth_ctx_t *ctx);
 static void ngx_http_coze_auth_wait_handler(ngx_http_request_t *r);
 
 
@@ -43,21 +41,6 @@ ngx_http_coze_auth_access_handler(ngx_http_request_t *r)
 
     if (ctx->waiting) {
         return NGX_AGAIN;
-    }
-
-    if (ctx->done) {
-        /* an asynchronous step finished: its outcome is in ctx->status */
-        ctx->done = 0;
-
-        if (ctx->status == NGX_DECLINED) {
-            return ngx_http_coze_auth_unauthenticated(r, ctx);
-        }
-
-        if (ctx->status != NGX_OK) {
-            return ctx->status;
-        }
-
-        goto authenticated;
     }
 
     switch (alcf->client_type) {
@@ -138,7 +121,7 @@ authenticated:
 
 suspend:
 
-    /* the step's handler resumes with ngx_http_coze_auth_resume_phases() */
+    /* ngx_http_coze_auth_wake() or the poll timer runs the phases again */
     r->write_event_handler = ngx_http_coze_auth_wait_handler;
 
     /* a client that goes away ends the request, and so the call */
@@ -160,30 +143,6 @@ ngx_http_coze_auth_wait_handler(ngx_http_request_t *r)
 {
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "coze auth: waiting for Coze");
-}
-
-
-/* the step's outcome is in ctx->status; run the phases again */
-
-static void
-ngx_http_coze_auth_access_resume(ngx_http_request_t *r,
-    ngx_http_coze_auth_ctx_t *ctx)
-{
-    ctx->done = 1;
-
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
-}
-
-
-void
-ngx_http_coze_auth_resume_phases(ngx_http_request_t *r,
-    ngx_http_coze_auth_ctx_t *ctx, ngx_int_t status)
-{
-    ctx->status = status;
-    ngx_http_coze_auth_access_resume(r, ctx);
 }
 
 

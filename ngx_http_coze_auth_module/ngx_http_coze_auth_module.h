@@ -245,7 +245,6 @@ struct ngx_http_coze_auth_ctx_s {
     unsigned                        session_checked:1;
     unsigned                        has_session:1;
     unsigned                        reseal:1;
-    unsigned                        done:1;
     unsigned                        waiting:1;
     unsigned                        force_refresh:1;
     unsigned                        in_flight:1;
@@ -271,7 +270,6 @@ struct ngx_http_coze_auth_ctx_s {
     ngx_event_t                     deadline;
     ngx_uint_t                      endpoint;
     ngx_http_coze_auth_step_pt      handler;
-    ngx_int_t                       status;         /* final outcome */
 
     /* login in progress (callback) */
     ngx_http_coze_auth_state_t      state;
@@ -375,8 +373,6 @@ void ngx_http_coze_auth_stat_flight(ngx_http_coze_auth_main_conf_t *amcf,
 
 /* handler.c */
 ngx_int_t ngx_http_coze_auth_access_handler(ngx_http_request_t *r);
-void ngx_http_coze_auth_resume_phases(ngx_http_request_t *r,
-    ngx_http_coze_auth_ctx_t *ctx, ngx_int_t status);
 ngx_int_t ngx_http_coze_auth_is_api(ngx_http_request_t *r);
 ngx_int_t ngx_http_coze_auth_login_url(ngx_http_request_t *r,
     ngx_str_t *return_to, ngx_str_t *url);
