@@ -268,6 +268,11 @@ sub import {
     my ($class, @args) = @_;
     my $caller = caller;
 
+    # git checks files out 0644: the test secrets get the mode an operator
+    # would give them, so nginx -t does not warn about them in every block
+    chmod 0600, grep { -f } map { glob("$DataDir/$_") }
+        qw(*.key *secret* *private*.pem *_token.txt);
+
     my %opt;
     while (@args) {
         my $a = shift @args;
