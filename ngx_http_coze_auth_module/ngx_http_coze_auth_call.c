@@ -80,13 +80,6 @@ ngx_http_coze_auth_ctx_cleanup(void *data)
 
     ngx_http_coze_auth_unqueue(ctx);
 
-    /* a request that goes away gives up its lock: others need not wait */
-    if (ctx->locked) {
-        ctx->locked = 0;
-        ngx_http_coze_auth_store_unlock(ctx->amcf, ctx->hash);
-        ngx_http_coze_auth_wake(ctx->amcf, ctx->hash);
-    }
-
     /*
      * ctx->access_token may point into the configuration (static tokens)
      * or into a shared buffer: the pool's memory is not wiped here

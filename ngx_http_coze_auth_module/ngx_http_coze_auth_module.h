@@ -258,11 +258,9 @@ struct ngx_http_coze_auth_ctx_s {
     ngx_queue_t                     wait_queue;
     ngx_event_t                     poll;
     ngx_msec_t                      wait_deadline;
-    unsigned                        locked:1;
     unsigned                        queued:1;
     unsigned                        wait_timed_out:1;
     ngx_str_t                       session_name;
-    ngx_str_t                       jwt;
 
     /* asynchronous call to Coze */
     ngx_http_coze_auth_xfer_t       xfer;
@@ -274,7 +272,6 @@ struct ngx_http_coze_auth_ctx_s {
     /* login in progress (callback) */
     ngx_http_coze_auth_state_t      state;
     ngx_str_t                       state_cookie;   /* its name */
-    ngx_str_t                       code;
     ngx_str_t                       access_token;
     ngx_str_t                       refresh_token;
     int64_t                         expires;
