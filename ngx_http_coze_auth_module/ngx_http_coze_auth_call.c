@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_coze_auth_module.h"
+#include "ngx_http_coze_auth_redis.h"
 
 
 static void ngx_http_coze_auth_call_done(ngx_http_coze_auth_xfer_t *x);
@@ -76,6 +77,15 @@ ngx_http_coze_auth_ctx_cleanup(void *data)
 
     if (ctx->deadline.timer_set) {
         ngx_del_timer(&ctx->deadline);
+    }
+
+    if (ctx->rs_cmd) {
+        ngx_http_coze_auth_redis_cancel(ctx->rs_cmd);
+        ctx->rs_cmd = NULL;
+    }
+
+    if (ctx->rs_event.posted) {
+        ngx_delete_posted_event(&ctx->rs_event);
     }
 
     ngx_http_coze_auth_unqueue(ctx);

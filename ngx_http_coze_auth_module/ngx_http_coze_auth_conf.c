@@ -11,6 +11,7 @@
 #include "ngx_http_coze_auth_proto.h"
 #include "ngx_http_coze_auth_jwt.h"
 #include "ngx_http_coze_auth_util.h"
+#include "ngx_http_coze_auth_redis.h"
 
 
 #define NGX_HTTP_COZE_AUTH_FILE_MAX  65536
@@ -525,6 +526,10 @@ ngx_http_coze_auth_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     case NGX_HTTP_COZE_AUTH_EP_USERINFO:
         clcf->handler = ngx_http_coze_auth_userinfo_handler;
+        break;
+
+    case NGX_HTTP_COZE_AUTH_EP_REVOKE:
+        clcf->handler = ngx_http_coze_auth_revoke_handler;
         break;
 
     default: /* NGX_HTTP_COZE_AUTH_EP_STATUS */
@@ -1430,7 +1435,9 @@ ngx_http_coze_auth_finalize_conf(ngx_conf_t *cf,
         conf->keyring = &amcf->random_ring;
     }
 
-    if (conf->endpoint == NGX_HTTP_COZE_AUTH_EP_STATUS) {
+    if (conf->endpoint == NGX_HTTP_COZE_AUTH_EP_STATUS
+        || conf->endpoint == NGX_HTTP_COZE_AUTH_EP_REVOKE)
+    {
         return NGX_CONF_OK;
     }
 

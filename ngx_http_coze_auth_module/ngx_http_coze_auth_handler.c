@@ -10,6 +10,7 @@
 #include "ngx_http_coze_auth_module.h"
 #include "ngx_http_coze_auth_proto.h"
 #include "ngx_http_coze_auth_util.h"
+#include "ngx_http_coze_auth_redis.h"
 
 
 static ngx_int_t ngx_http_coze_auth_inject(ngx_http_request_t *r,
@@ -30,7 +31,12 @@ ngx_http_coze_auth_access_handler(ngx_http_request_t *r)
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
 
-    if (!alcf->enable) {
+    if (!alcf->enable
+        && (alcf->session_store != NGX_HTTP_COZE_AUTH_STORE_REDIS
+            || alcf->endpoint == NGX_HTTP_COZE_AUTH_EP_NONE
+            || alcf->endpoint == NGX_HTTP_COZE_AUTH_EP_STATUS
+            || alcf->endpoint == NGX_HTTP_COZE_AUTH_EP_REVOKE))
+    {
         return NGX_DECLINED;
     }
 
@@ -41,6 +47,27 @@ ngx_http_coze_auth_access_handler(ngx_http_request_t *r)
 
     if (ctx->waiting) {
         return NGX_AGAIN;
+    }
+
+    /* server-side sessions are read before anything needs them */
+    if (alcf->session_store == NGX_HTTP_COZE_AUTH_STORE_REDIS
+        && alcf->client_type != NGX_HTTP_COZE_AUTH_TOKEN
+        && alcf->client_type != NGX_HTTP_COZE_AUTH_JWT)
+    {
+        rc = ngx_http_coze_auth_rsession_fetch(r, ctx);
+
+        if (rc == NGX_AGAIN) {
+            goto suspend;
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (!alcf->enable) {
+        /* the callback, logout and userinfo endpoints */
+        return NGX_DECLINED;
     }
 
     switch (alcf->client_type) {
@@ -74,6 +101,12 @@ ngx_http_coze_auth_access_handler(ngx_http_request_t *r)
     }
 
     if (rc == NGX_DECLINED) {
+        if (ctx->store_down) {
+            ngx_http_finalize_request(r,
+                                  ngx_http_coze_auth_rsession_unavailable(r));
+            return NGX_DONE;
+        }
+
         return ngx_http_coze_auth_unauthenticated(r, ctx);
     }
 
@@ -251,6 +284,14 @@ ngx_http_coze_auth_unauthenticated(ngx_http_request_t *r,
     if (ctx->result == NGX_HTTP_COZE_AUTH_R_INVALID
         || ctx->result == NGX_HTTP_COZE_AUTH_R_EXPIRED)
     {
+        /* and a server-side session that ended (refresh token dead) */
+        if (ctx->rs_found
+            && ngx_http_coze_auth_rsession_destroy(r, ctx, NULL)
+               == NGX_ERROR)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         ngx_str_null(&empty);
 
         if (ngx_http_coze_auth_cookie_set(r, &alcf->cookie->name, &empty, 0)

@@ -10,13 +10,18 @@
 #include "ngx_http_coze_auth_module.h"
 #include "ngx_http_coze_auth_proto.h"
 #include "ngx_http_coze_auth_util.h"
+#include "ngx_http_coze_auth_redis.h"
 
 
-static ngx_int_t ngx_http_coze_auth_arg(ngx_http_request_t *r,
-    const char *name, ngx_str_t *value);
 static void ngx_http_coze_auth_token_done(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx);
 static void ngx_http_coze_auth_user_done(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx);
+static void ngx_http_coze_auth_login_done(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx);
+static void ngx_http_coze_auth_logout_done(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx);
+static ngx_int_t ngx_http_coze_auth_logout_finish(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx);
 static ngx_int_t ngx_http_coze_auth_call_failed(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx, const char *what);
@@ -25,11 +30,8 @@ static ngx_int_t ngx_http_coze_auth_remote_error(ngx_http_request_t *r,
     ngx_http_coze_auth_str_t *code, ngx_http_coze_auth_str_t *message,
     ngx_http_coze_auth_str_t *logid);
 static ngx_int_t ngx_http_coze_auth_watch_client(ngx_http_request_t *r);
-static ngx_int_t ngx_http_coze_auth_send(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_str_t *type, ngx_buf_t *b);
 static void ngx_http_coze_auth_redact_code(ngx_http_request_t *r,
     ngx_str_t *code);
-static void ngx_http_coze_auth_log_safe(ngx_str_t *s);
 static ngx_int_t ngx_http_coze_auth_cross_site(ngx_http_request_t *r);
 static ngx_int_t ngx_http_coze_auth_logout_confirm(ngx_http_request_t *r);
 
@@ -74,8 +76,8 @@ ngx_http_coze_auth_redact_code(ngx_http_request_t *r, ngx_str_t *code)
 
 /* an unescaped query argument; NGX_DECLINED when absent */
 
-static ngx_int_t
-ngx_http_coze_auth_arg(ngx_http_request_t *r, const char *name,
+ngx_int_t
+ngx_http_coze_auth_query(ngx_http_request_t *r, const char *name,
     ngx_str_t *value)
 {
     size_t                    len;
@@ -137,9 +139,9 @@ ngx_http_coze_auth_callback_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_coze_auth_arg(r, "code", &code) == NGX_ERROR
-        || ngx_http_coze_auth_arg(r, "state", &state) == NGX_ERROR
-        || ngx_http_coze_auth_arg(r, "error", &error) == NGX_ERROR)
+    if (ngx_http_coze_auth_query(r, "code", &code) == NGX_ERROR
+        || ngx_http_coze_auth_query(r, "state", &state) == NGX_ERROR
+        || ngx_http_coze_auth_query(r, "error", &error) == NGX_ERROR)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -149,7 +151,7 @@ ngx_http_coze_auth_callback_handler(ngx_http_request_t *r)
     if (code.data == NULL && state.data == NULL && error.data == NULL) {
         /* no answer from Coze: this is a request to start a login */
 
-        if (ngx_http_coze_auth_arg(r, "return_to", &desc) == NGX_ERROR) {
+        if (ngx_http_coze_auth_query(r, "return_to", &desc) == NGX_ERROR) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -203,7 +205,7 @@ ngx_http_coze_auth_callback_handler(ngx_http_request_t *r)
         ngx_http_coze_auth_stat_inc(r,
                                     NGX_HTTP_COZE_AUTH_ST_LOGIN_FAIL_DENIED);
 
-        if (ngx_http_coze_auth_arg(r, "error_description", &desc)
+        if (ngx_http_coze_auth_query(r, "error_description", &desc)
             == NGX_ERROR)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -283,7 +285,7 @@ ngx_http_coze_auth_callback_handler(ngx_http_request_t *r)
 
 /* keeps [A-Za-z0-9._-], at most 64 of them; anything else becomes '?' */
 
-static void
+void
 ngx_http_coze_auth_log_safe(ngx_str_t *s)
 {
     size_t  i;
@@ -383,12 +385,13 @@ static void
 ngx_http_coze_auth_user_done(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx)
 {
-    int                          rc;
-    time_t                       now;
-    ngx_http_coze_auth_mem_t     mem;
-    ngx_http_coze_auth_user_t    user;
-    ngx_http_coze_auth_xfer_t   *x;
-    ngx_http_coze_auth_session_t  *s;
+    int                             rc;
+    time_t                          now;
+    ngx_http_coze_auth_mem_t        mem;
+    ngx_http_coze_auth_user_t       user;
+    ngx_http_coze_auth_xfer_t      *x;
+    ngx_http_coze_auth_session_t   *s;
+    ngx_http_coze_auth_loc_conf_t  *alcf;
 
     x = &ctx->xfer;
 
@@ -440,16 +443,64 @@ ngx_http_coze_auth_user_done(ngx_http_request_t *r,
     ctx->has_session = 1;
     ctx->result = NGX_HTTP_COZE_AUTH_R_OK;
 
-    if (ngx_http_coze_auth_session_store(r, ctx) != NGX_OK) {
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
+
+    if (alcf->session_store == NGX_HTTP_COZE_AUTH_STORE_REDIS) {
+        rc = ngx_http_coze_auth_rsession_create(r, ctx,
+                                                ngx_http_coze_auth_login_done);
+        if (rc == NGX_AGAIN) {
+            return;
+        }
+
+        if (rc == NGX_ERROR) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        /* NGX_BUSY: login_done() answers 503 */
+
+    } else if (ngx_http_coze_auth_session_store(r, ctx) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
+    }
+
+    ngx_http_coze_auth_login_done(r, ctx);
+}
+
+
+static void
+ngx_http_coze_auth_login_done(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx)
+{
+    ngx_int_t                       rc;
+    ngx_http_coze_auth_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
+
+    if (alcf->session_store == NGX_HTTP_COZE_AUTH_STORE_REDIS) {
+        rc = ngx_http_coze_auth_rsession_created(r, ctx);
+
+        if (rc == NGX_ERROR) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        if (rc == NGX_BUSY) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "coze auth: login failed: the session could not "
+                          "be stored in redis");
+
+            ngx_http_finalize_request(r,
+                                  ngx_http_coze_auth_rsession_unavailable(r));
+            return;
+        }
     }
 
     ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_LOGIN_DONE);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "coze auth: user \"%*s\" signed in",
-                  user.user_id.len, user.user_id.data);
+                  ctx->session.user_id.len, ctx->session.user_id.data);
 
     ngx_http_finalize_request(r,
         ngx_http_coze_auth_redirect(r, ctx->state.return_to.data,
@@ -543,7 +594,7 @@ ngx_http_coze_auth_remote_error(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_coze_auth_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, ngx_buf_t *b)
 {
@@ -660,7 +711,7 @@ ngx_int_t
 ngx_http_coze_auth_logout_handler(ngx_http_request_t *r)
 {
     ngx_int_t                       rc;
-    ngx_str_t                       empty, target;
+    ngx_http_coze_auth_ctx_t       *ctx;
     ngx_http_coze_auth_loc_conf_t  *alcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
@@ -682,6 +733,57 @@ ngx_http_coze_auth_logout_handler(ngx_http_request_t *r)
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
 
+    ctx = ngx_http_coze_auth_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (alcf->session_store == NGX_HTTP_COZE_AUTH_STORE_REDIS) {
+        /* the access phase has read it: its user leaves the user's set */
+        if (ngx_http_coze_auth_session_load(r, ctx) == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_coze_auth_rsession_destroy(r, ctx,
+                                              ngx_http_coze_auth_logout_done);
+
+        if (rc == NGX_AGAIN) {
+            if (ngx_http_coze_auth_watch_client(r) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            r->main->count++;
+            return NGX_DONE;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_coze_auth_logout_finish(r, ctx);
+}
+
+
+static void
+ngx_http_coze_auth_logout_done(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx)
+{
+    ngx_http_finalize_request(r, ngx_http_coze_auth_logout_finish(r, ctx));
+}
+
+
+/* the cookie goes in any case; a session Redis could not end gets a 503 */
+
+static ngx_int_t
+ngx_http_coze_auth_logout_finish(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx)
+{
+    ngx_str_t                       empty, target;
+    ngx_http_coze_auth_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
+
     ngx_str_null(&empty);
 
     if (ngx_http_coze_auth_cookie_set(r, &alcf->cookie->name, &empty, 0)
@@ -690,7 +792,15 @@ ngx_http_coze_auth_logout_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_coze_auth_arg(r, "return_to", &target) == NGX_ERROR) {
+    if (ctx->rs_key.len && ctx->rs_state == NGX_HTTP_COZE_AUTH_RS_DOWN) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "coze auth: logout: the server-side session could "
+                      "not be ended, redis is unavailable");
+
+        return ngx_http_coze_auth_rsession_unavailable(r);
+    }
+
+    if (ngx_http_coze_auth_query(r, "return_to", &target) == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -785,6 +895,10 @@ ngx_http_coze_auth_userinfo_handler(ngx_http_request_t *r)
     rc = ngx_http_coze_auth_session_load(r, ctx);
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->store_down) {
+        return ngx_http_coze_auth_rsession_unavailable(r);
     }
 
     ngx_str_set(&type, "application/json");

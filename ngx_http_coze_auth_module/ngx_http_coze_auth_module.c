@@ -147,6 +147,13 @@ static ngx_command_t  ngx_http_coze_auth_commands[] = {
       NGX_HTTP_COZE_AUTH_EP_STATUS,
       NULL },
 
+    { ngx_string("coze_auth_revoke"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_coze_auth_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_COZE_AUTH_EP_REVOKE,
+      NULL },
+
     { ngx_string("coze_auth_session_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
       ngx_http_coze_auth_session_key,

@@ -42,6 +42,13 @@
 #define NGX_HTTP_COZE_AUTH_EP_LOGOUT      2
 #define NGX_HTTP_COZE_AUTH_EP_USERINFO    3
 #define NGX_HTTP_COZE_AUTH_EP_STATUS      4
+#define NGX_HTTP_COZE_AUTH_EP_REVOKE      5
+
+/* server-side session lookups (redis_session.c) */
+#define NGX_HTTP_COZE_AUTH_RS_NEW         0
+#define NGX_HTTP_COZE_AUTH_RS_PENDING     1
+#define NGX_HTTP_COZE_AUTH_RS_DONE        2
+#define NGX_HTTP_COZE_AUTH_RS_DOWN        3     /* Redis did not answer */
 
 /* $coze_auth_result */
 #define NGX_HTTP_COZE_AUTH_R_NONE         0
@@ -275,6 +282,23 @@ struct ngx_http_coze_auth_ctx_s {
     ngx_str_t                       access_token;
     ngx_str_t                       refresh_token;
     int64_t                         expires;
+
+    /* server-side session (redis_session.c) */
+    ngx_uint_t                      rs_state;
+    void                           *rs_cmd;
+    ngx_event_t                     rs_event;
+    ngx_http_coze_auth_step_pt      rs_next;
+    u_char                          rs_id[32];
+    ngx_str_t                       rs_key;         /* its Redis key */
+    ngx_str_t                       rs_member;      /* in the user's set */
+    ngx_str_t                       rs_user;        /* revoke */
+    ngx_str_t                       rs_value;       /* reply */
+    int64_t                         rs_integer;     /* reply */
+    unsigned                        rs_found:1;
+    unsigned                        rs_invalid:1;
+    unsigned                        rs_key_error:1;
+    unsigned                        rs_old_key:1;   /* re-seal the cookie */
+    unsigned                        store_down:1;
 };
 
 
@@ -322,6 +346,8 @@ ngx_int_t ngx_http_coze_auth_session_load(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx);
 ngx_int_t ngx_http_coze_auth_session_store(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx);
+ngx_int_t ngx_http_coze_auth_session_check(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx, size_t key_index);
 ngx_int_t ngx_http_coze_auth_cookie_get(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value);
 ngx_int_t ngx_http_coze_auth_cookie_set(ngx_http_request_t *r,
@@ -386,6 +412,11 @@ ngx_int_t ngx_http_coze_auth_logout_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_coze_auth_userinfo_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_coze_auth_error_page(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, ngx_str_t *text);
+ngx_int_t ngx_http_coze_auth_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_buf_t *b);
+ngx_int_t ngx_http_coze_auth_query(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+void ngx_http_coze_auth_log_safe(ngx_str_t *s);
 
 /* refresh.c */
 ngx_int_t ngx_http_coze_auth_refresh(ngx_http_request_t *r,

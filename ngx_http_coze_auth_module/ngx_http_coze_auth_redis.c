@@ -356,19 +356,14 @@ ngx_http_coze_auth_session_store_directive(ngx_conf_t *cf,
     if (ngx_http_coze_auth_store_enum[i].value
         == NGX_HTTP_COZE_AUTH_STORE_REDIS)
     {
-#if (NGX_HTTP_COZE_AUTH_REDIS)
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V redis\" is not implemented yet; "
-                           "coze_auth_redis alone coordinates refreshes "
-                           "across nodes for cookie sessions", &cmd->name);
-#else
+#if !(NGX_HTTP_COZE_AUTH_REDIS)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V redis\": this ngx_http_coze_auth_module "
                            "was built without Redis support; install "
                            "hiredis (apt-get install libhiredis-dev) and "
                            "rebuild the module", &cmd->name);
-#endif
         return NGX_CONF_ERROR;
+#endif
     }
 
     alcf->session_store = ngx_http_coze_auth_store_enum[i].value;
@@ -396,6 +391,15 @@ ngx_http_coze_auth_redis_check(ngx_conf_t *cf,
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"coze_auth_session_store redis\" requires "
+                           "\"coze_auth_redis\" at the http level");
+        return NGX_CONF_ERROR;
+    }
+
+    if (alcf->endpoint == NGX_HTTP_COZE_AUTH_EP_REVOKE
+        && amcf->redis_conf == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"coze_auth_revoke\" requires "
                            "\"coze_auth_redis\" at the http level");
         return NGX_CONF_ERROR;
     }
@@ -1141,6 +1145,28 @@ ngx_http_coze_auth_redis_command(ngx_http_coze_auth_main_conf_t *amcf,
 }
 
 
+/*
+ * The same, but a command sent while the connection is being made waits
+ * for it (bounded by connect_timeout): a worker that has just started
+ * must not turn its first sessions away.
+ */
+
+void *
+ngx_http_coze_auth_redis_command_queued(ngx_http_coze_auth_main_conf_t *amcf,
+    ngx_http_coze_auth_redis_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    if (amcf->redis == NULL
+        || amcf->redis->state == NGX_HTTP_COZE_AUTH_REDIS_DOWN)
+    {
+        return NULL;
+    }
+
+    return ngx_http_coze_auth_redis_send(amcf->redis, handler, data, argc,
+                                         argv, argvlen);
+}
+
+
 void
 ngx_http_coze_auth_redis_cancel(void *cmd)
 {
@@ -1571,6 +1597,15 @@ ngx_http_coze_auth_redis_up(ngx_http_coze_auth_main_conf_t *amcf)
 
 void *
 ngx_http_coze_auth_redis_command(ngx_http_coze_auth_main_conf_t *amcf,
+    ngx_http_coze_auth_redis_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    return NULL;
+}
+
+
+void *
+ngx_http_coze_auth_redis_command_queued(ngx_http_coze_auth_main_conf_t *amcf,
     ngx_http_coze_auth_redis_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen)
 {

@@ -69,6 +69,9 @@ ngx_int_t ngx_http_coze_auth_redis_up(ngx_http_coze_auth_main_conf_t *amcf);
 void *ngx_http_coze_auth_redis_command(ngx_http_coze_auth_main_conf_t *amcf,
     ngx_http_coze_auth_redis_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen);
+void *ngx_http_coze_auth_redis_command_queued(
+    ngx_http_coze_auth_main_conf_t *amcf, ngx_http_coze_auth_redis_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen);
 void ngx_http_coze_auth_redis_cancel(void *cmd);
 
 /* cross-node refresh: NGX_DECLINED means "no Redis, start t yourself" */
@@ -78,6 +81,22 @@ ngx_int_t ngx_http_coze_auth_redis_refresh(ngx_http_coze_auth_task_t *t,
 void ngx_http_coze_auth_redis_refresh_publish(ngx_http_coze_auth_task_t *t,
     ngx_uint_t state, u_char *data, size_t len, int64_t expires,
     time_t keep);
+
+/* server-side sessions (redis_session.c) */
+ngx_int_t ngx_http_coze_auth_rsession_fetch(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx);
+ngx_int_t ngx_http_coze_auth_rsession_load(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx);
+ngx_int_t ngx_http_coze_auth_rsession_save(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx);
+ngx_int_t ngx_http_coze_auth_rsession_create(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx, ngx_http_coze_auth_step_pt next);
+ngx_int_t ngx_http_coze_auth_rsession_created(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx);
+ngx_int_t ngx_http_coze_auth_rsession_destroy(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx, ngx_http_coze_auth_step_pt next);
+ngx_int_t ngx_http_coze_auth_rsession_unavailable(ngx_http_request_t *r);
+ngx_int_t ngx_http_coze_auth_revoke_handler(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_COZE_AUTH_REDIS_H_INCLUDED_ */

@@ -10,6 +10,7 @@
 
 #include "ngx_http_coze_auth_module.h"
 #include "ngx_http_coze_auth_util.h"
+#include "ngx_http_coze_auth_redis.h"
 
 
 static ngx_int_t ngx_http_coze_auth_next_cookie(u_char **pos, u_char *end,
@@ -454,7 +455,6 @@ ngx_http_coze_auth_session_load(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx)
 {
     int                             rc;
-    time_t                          now;
     size_t                          key_index;
     ngx_str_t                       value, plain;
     ngx_http_coze_auth_loc_conf_t  *alcf;
@@ -463,10 +463,14 @@ ngx_http_coze_auth_session_load(ngx_http_request_t *r,
         return ctx->has_session ? NGX_OK : NGX_DECLINED;
     }
 
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
+
+    if (alcf->session_store == NGX_HTTP_COZE_AUTH_STORE_REDIS) {
+        return ngx_http_coze_auth_rsession_load(r, ctx);
+    }
+
     ctx->session_checked = 1;
     ctx->result = NGX_HTTP_COZE_AUTH_R_ANONYMOUS;
-
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
 
     if (alcf->keyring == NULL) {
         return NGX_DECLINED;
@@ -513,6 +517,24 @@ ngx_http_coze_auth_session_load(ngx_http_request_t *r,
         ctx->result = NGX_HTTP_COZE_AUTH_R_INVALID;
         return NGX_DECLINED;
     }
+
+    return ngx_http_coze_auth_session_check(r, ctx, key_index);
+}
+
+
+/*
+ * The opened session's lifetime and idle timeout; key_index is that of
+ * the key that opened it (not 0: re-seal with the current key).
+ */
+
+ngx_int_t
+ngx_http_coze_auth_session_check(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx, size_t key_index)
+{
+    time_t                          now;
+    ngx_http_coze_auth_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
 
     now = ngx_time();
 
@@ -566,6 +588,10 @@ ngx_http_coze_auth_session_store(ngx_http_request_t *r,
 
     now = ngx_time();
     ctx->session.last_seen = now;
+
+    if (alcf->session_store == NGX_HTTP_COZE_AUTH_STORE_REDIS) {
+        return ngx_http_coze_auth_rsession_save(r, ctx);
+    }
 
     len = ngx_http_coze_auth_session_encoded_len(&ctx->session);
 

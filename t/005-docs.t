@@ -121,7 +121,7 @@ sub full_config {
         $conf =~ s/^\s*upstream app \{ server 127\.0\.0\.1:9; \}\n//m
             if ($conf =~ /upstream\s+app\s*\{/g) > 1;
 
-    } elsif ($ex =~ /^\s*(server\s*\{|log_format|map|upstream|coze_auth_app_config|coze_auth_session_key|coze_auth_zone|coze_auth_cookie|coze_auth_session_lifetime)\b/m) {
+    } elsif ($ex =~ /^\s*(server\s*\{|log_format|map|upstream|coze_auth_app_config|coze_auth_session_key|coze_auth_zone|coze_auth_cookie|coze_auth_session_lifetime|coze_auth_redis)\b/m) {
         # http-level text: the site's defaults only where it has none
         my $defaults = join "", grep {
             my ($d) = /^\s*(\S+)/;
