@@ -3,186 +3,25 @@
 # and the fallback to per-node coordination while Redis is down.
 #
 # Node A is the nginx the runner starts for each block; node B is a second
-# nginx started here, once, from a generated configuration (its own prefix
-# "$TEST_NGINX_SERVROOT-b", port, master and 2 workers) and never reloaded:
-# it is the one that proves recovery "without reload".  redis-server runs
-# on a free port with no persistence and is stopped/started by the blocks'
-# "init" sections.  Cookies are host-only for 127.0.0.1, so the browser
-# driver's jar sends A's session cookie to B as a browser would.
+# nginx started once (t/lib/CozeRedis.pm) from a generated configuration
+# (its own prefix "$TEST_NGINX_SERVROOT-b", port, master and 2 workers) and
+# never reloaded: it is the one that proves recovery "without reload".
+# redis-server runs on a free port with no persistence and is
+# stopped/started by the blocks' "init" sections.  Cookies are host-only for
+# 127.0.0.1, so the browser driver's jar sends A's session cookie to B as a
+# browser would.
 #
-# Not covered (not implemented): coze_auth_session_store redis, logout
-# ending a session on every node, coze_auth_revoke.
-
-our ($RedisBin, $RedisPort, $RedisPid, $NodeBPort, $NodeBPid, $NodeBRoot);
-
-BEGIN {
-    for my $d (split(/:/, $ENV{PATH} || ''), '/usr/bin', '/usr/sbin') {
-        if (-x "$d/redis-server") { $RedisBin = "$d/redis-server"; last }
-    }
-    if (!$RedisBin) {
-        print "1..0 # SKIP redis-server not found "
-              . "(apt-get install redis-server)\n";
-        exit 0;
-    }
-}
+# Server-side sessions (coze_auth_session_store redis), logout ending a
+# session on every node and coze_auth_revoke: t/072-redis-session.t.
 
 use lib 't/lib';
+use CozeRedis;    # first: skips the file when redis-server is missing
 use CozeTest;
 use CozeConf;
 use Test::Nginx::Socket 'no_plan';
-use IO::Socket::INET ();
-use POSIX ();
-use Time::HiRes qw(sleep);
 
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, ReuseAddr => 1)
-        or die "no free port: $!\n";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-
-sub wait_port {
-    my ($port, $up) = @_;
-    for (1 .. 100) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $port, Timeout => 1);
-        my $is_up = $s ? 1 : 0;
-        close $s if $s;
-        return 1 if $is_up == $up;
-        sleep 0.05;
-    }
-    return 0;
-}
-
-sub redis_start {
-    my $pid = fork();
-    die "fork: $!\n" unless defined $pid;
-    if ($pid == 0) {
-        open STDOUT, '>>', ($ENV{TEST_NGINX_SERVROOT} || 't/servroot')
-                           . '-redis.log';
-        open STDERR, '>&', \*STDOUT;
-        exec($RedisBin, '--port', $RedisPort, '--bind', '127.0.0.1',
-             '--save', '', '--appendonly', 'no', '--daemonize', 'no',
-             '--dir', '/tmp')
-            or POSIX::_exit(127);
-    }
-    $RedisPid = $pid;
-    wait_port($RedisPort, 1) or die "redis-server did not start\n";
-}
-
-sub redis_stop {
-    return unless $RedisPid;
-    kill 'TERM', $RedisPid;
-    waitpid($RedisPid, 0);
-    $RedisPid = undef;
-    wait_port($RedisPort, 0);
-}
-
-# a RESP command over a socket: returns the raw reply line(s)
-sub redis_cmd {
-    my @args = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $RedisPort, Timeout => 2)
-        or return undef;
-    my $req = '*' . scalar(@args) . "\r\n";
-    $req .= '$' . length($_) . "\r\n$_\r\n" for @args;
-    print $s $req;
-    my $line = <$s>;
-    close $s;
-    return $line;
-}
-
-sub node_b_conf {
-    my $conf = CozeConf::coze_http('web')
-             . "    coze_auth_redis 127.0.0.1:$RedisPort timeout=500ms;\n";
-    my $server = CozeConf::coze_server(protected =>
-        "        add_header X-Node B always;\n"
-        . "        proxy_set_header X-Token \$coze_access_token;");
-    my $load = '';
-    if ($ENV{TEST_NGINX_LOAD_MODULES}) {
-        $load .= "load_module $_;\n"
-            for split ' ', $ENV{TEST_NGINX_LOAD_MODULES};
-    }
-    my $user = $> == 0 ? "user root;\n" : '';
-    my $r = $NodeBRoot;
-    my $c = <<"_EOC_";
-$load$user
-worker_processes 2;
-daemon off;
-master_process on;
-pid $r/logs/nginx.pid;
-error_log $r/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $r/client_body_temp;
-    proxy_temp_path $r/proxy_temp;
-    fastcgi_temp_path $r/fastcgi_temp;
-    scgi_temp_path $r/scgi_temp;
-    uwsgi_temp_path $r/uwsgi_temp;
-$conf
-    server {
-        listen 127.0.0.1:$NodeBPort;
-$server
-    }
-}
-_EOC_
-    $c =~ s/\$(TEST_NGINX_\w+)/$ENV{$1}/g;
-    return $c;
-}
-
-sub node_b_start {
-    $NodeBRoot = ($ENV{TEST_NGINX_SERVROOT} || CozeTest::repo_root()
-                  . '/t/servroot') . '-b';
-    system('rm', '-rf', $NodeBRoot);
-    mkdir $NodeBRoot;
-    mkdir "$NodeBRoot/$_" for qw(logs conf);
-    open my $fh, '>', "$NodeBRoot/conf/nginx.conf" or die "$!\n";
-    print $fh node_b_conf();
-    close $fh;
-    my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
-    my $pid = fork();
-    die "fork: $!\n" unless defined $pid;
-    if ($pid == 0) {
-        open STDERR, '>>', "$NodeBRoot/logs/stderr.log";
-        exec($bin, '-p', "$NodeBRoot/", '-c', "$NodeBRoot/conf/nginx.conf",
-             '-e', "$NodeBRoot/logs/error.log")
-            or POSIX::_exit(127);
-    }
-    $NodeBPid = $pid;
-    wait_port($NodeBPort, 1) or die "node B did not start, see "
-                                    . "$NodeBRoot/logs/error.log\n";
-}
-
-sub node_b_errors {
-    open my $fh, '<', "$NodeBRoot/logs/error.log" or return '';
-    local $/;
-    my $log = <$fh>;
-    close $fh;
-    return $log;
-}
-
-our $Owner = $$;
-
-END {
-    if ($$ == $Owner) {
-        if ($NodeBPid) {
-            kill 'QUIT', $NodeBPid;
-            waitpid($NodeBPid, 0);
-        }
-        redis_stop();
-    }
-}
-
-$RedisPort = free_port();
-$NodeBPort = free_port();
-$ENV{TEST_NGINX_REDIS_PORT} = $RedisPort;
-$ENV{TEST_NGINX_NODE_B} = "http://127.0.0.1:$NodeBPort";
-
-redis_start();
-node_b_start();
+# redis-server, its control process and node B (see t/lib/CozeRedis.pm)
+redis_setup();
 
 repeat_each(1);
 no_shuffle();
@@ -224,7 +63,7 @@ add_block_preprocessor(sub {
     if (defined $block->scenario) {
         my $s = $block->scenario;
         $s =~ s/^\s*LOGIN,?\s*$/$Login/mg;
-        $s =~ s/\$\{B\}/http:\/\/127.0.0.1:$NodeBPort/g;
+        $s = expand_nodes($s);
         $block->set_value("request", "POST /t\n$s");
     }
     $block->set_value("response_body_like", "^PASS \\d+ checks\n")
@@ -339,6 +178,7 @@ invalid value "disk", "cookie" or "redis" expected
 
 === TEST 6: Redis stopped: cookie sessions keep working on both nodes, refresh falls back to per-node coordination, logged once
 --- init
+$main::BMark = main::node_b_log_size();
 main::redis_stop();
 --- scenario
 {"steps": [
@@ -373,7 +213,9 @@ qr/redis 127\.0\.0\.1:\d+ unavailable/
 === TEST 7: Redis back: both nodes reconnect by themselves (B was never reloaded) and coordinate again
 --- init
 main::redis_start();
-sleep 3.5;
+# both workers of B log it when their connection is ready again
+main::await_log('B', $main::BMark, 2, qr/is available again/) >= 2
+    or die "node B did not reconnect to Redis\n";
 --- scenario
 {"steps": [
  {"mock": {"reset": true, "config": {"access_ttl": 30}}},
