@@ -648,7 +648,7 @@ ngx_http_coze_auth_error_page(ngx_http_request_t *r, ngx_uint_t status,
     u_char     *p;
     size_t      len, clen;
     ngx_buf_t  *b;
-    ngx_str_t   type;
+    ngx_str_t   type, head;
 
     clen = ngx_strlen(code);
 
@@ -677,11 +677,23 @@ ngx_http_coze_auth_error_page(ngx_http_request_t *r, ngx_uint_t status,
     "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"                  \
     "<title>Sign-in failed</title></head>\n<body>\n"                         \
     "<h1>Sign-in with Coze failed</h1>\n<p>"
+#define NGX_HTTP_COZE_AUTH_PAGE_HEAD_503                                     \
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"                  \
+    "<title>Temporarily unavailable</title></head>\n<body>\n"               \
+    "<h1>Temporarily unavailable</h1>\n<p>"
 #define NGX_HTTP_COZE_AUTH_PAGE_TAIL                                         \
     "</p>\n<p><a href=\"/\">Back to the home page</a></p>\n"                 \
     "<p><small>error: "
 
-    len = sizeof(NGX_HTTP_COZE_AUTH_PAGE_HEAD) - 1
+    /* a session store outage is not a failed sign-in */
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        ngx_str_set(&head, NGX_HTTP_COZE_AUTH_PAGE_HEAD_503);
+
+    } else {
+        ngx_str_set(&head, NGX_HTTP_COZE_AUTH_PAGE_HEAD);
+    }
+
+    len = head.len
           + ngx_http_coze_auth_html_escape(NULL, text->data, text->len)
           + sizeof(NGX_HTTP_COZE_AUTH_PAGE_TAIL) - 1 + clen
           + sizeof("</small></p>\n</body></html>\n") - 1;
@@ -691,8 +703,7 @@ ngx_http_coze_auth_error_page(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_cpymem(b->last, NGX_HTTP_COZE_AUTH_PAGE_HEAD,
-                   sizeof(NGX_HTTP_COZE_AUTH_PAGE_HEAD) - 1);
+    p = ngx_cpymem(b->last, head.data, head.len);
     p += ngx_http_coze_auth_html_escape(p, text->data, text->len);
     p = ngx_cpymem(p, NGX_HTTP_COZE_AUTH_PAGE_TAIL,
                    sizeof(NGX_HTTP_COZE_AUTH_PAGE_TAIL) - 1);

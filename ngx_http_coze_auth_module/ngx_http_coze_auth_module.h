@@ -90,7 +90,10 @@
 #define NGX_HTTP_COZE_AUTH_ST_SESSION_EXPIRED    15
 #define NGX_HTTP_COZE_AUTH_ST_SESSION_IDLE       16
 #define NGX_HTTP_COZE_AUTH_ST_UNAUTHENTICATED    17
-#define NGX_HTTP_COZE_AUTH_ST_N                  18
+#define NGX_HTTP_COZE_AUTH_ST_SESSION_ENDED      18  /* gone from Redis */
+#define NGX_HTTP_COZE_AUTH_ST_STORE_DOWN         19
+#define NGX_HTTP_COZE_AUTH_ST_REVOKED            20
+#define NGX_HTTP_COZE_AUTH_ST_N                  21
 
 /* calls to Coze: outcome and latency histogram per endpoint */
 #define NGX_HTTP_COZE_AUTH_CALLS                 4

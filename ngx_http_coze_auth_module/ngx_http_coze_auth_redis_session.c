@@ -465,7 +465,7 @@ ngx_http_coze_auth_rsession_load(ngx_http_request_t *r,
                       "coze auth: the session has ended (signed out, "
                       "revoked or expired)");
 
-        ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_SESSION_EXPIRED);
+        ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_SESSION_ENDED);
 
         ctx->result = NGX_HTTP_COZE_AUTH_R_EXPIRED;
         return NGX_DECLINED;
@@ -779,6 +779,8 @@ ngx_http_coze_auth_rsession_unavailable(ngx_http_request_t *r)
     ngx_str_set(&h->key, "Retry-After");
     ngx_str_set(&h->value, "5");
 
+    ngx_http_coze_auth_stat_inc(r, NGX_HTTP_COZE_AUTH_ST_STORE_DOWN);
+
     ngx_str_set(&text, "Sessions are temporarily unavailable. Please try "
                 "again in a moment.");
 
@@ -889,6 +891,12 @@ ngx_http_coze_auth_revoke_done(ngx_http_request_t *r,
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                   "coze auth: revoked %L session(s) of user \"%V\"",
                   ctx->rs_integer, &shown);
+
+    if (ctx->rs_integer > 0 && ctx->amcf->sh) {
+        (void) ngx_atomic_fetch_add(
+                   &ctx->amcf->sh->counters[NGX_HTTP_COZE_AUTH_ST_REVOKED],
+                   (ngx_atomic_int_t) ctx->rs_integer);
+    }
 
     len = sizeof("{\"user_id\":\"\",\"revoked\":}\n") - 1 + NGX_INT64_LEN
           + ngx_http_coze_auth_json_escape(NULL, ctx->rs_user.data,

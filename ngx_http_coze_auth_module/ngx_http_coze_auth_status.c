@@ -44,7 +44,11 @@ static ngx_http_coze_auth_metric_t  ngx_http_coze_auth_metrics[] = {
       "sessions_rejected_expired" },
     { "sessions_rejected_total", "reason=\"idle\"",
       "sessions_rejected_idle" },
-    { "unauthenticated_total", "", "unauthenticated" }
+    { "unauthenticated_total", "", "unauthenticated" },
+    { "sessions_rejected_total", "reason=\"ended\"",
+      "sessions_rejected_ended" },
+    { "session_store_unavailable_total", "", "session_store_unavailable" },
+    { "sessions_revoked_total", "", "sessions_revoked" }
 };
 
 
@@ -59,6 +63,10 @@ static const char  *ngx_http_coze_auth_help[][2] = {
     { "sessions_rejected_total", "Session cookies rejected, by reason" },
     { "unauthenticated_total", "Requests to protected locations without a "
       "usable session" },
+    { "session_store_unavailable_total", "Requests answered 503 because "
+      "Redis, the session store, was unavailable" },
+    { "sessions_revoked_total", "Server-side sessions ended by "
+      "coze_auth_revoke" },
     { NULL, NULL }
 };
 

@@ -21,12 +21,16 @@ use CozeTest;
 use CozeConf;
 use Test::Nginx::Socket 'no_plan';
 
-# the revoke endpoint, on both nodes
+# the revoke endpoint and the counters, on both nodes
 my $Revoke = <<'_EOC_';
     location = /admin/revoke {
         allow 127.0.0.1;
         deny all;
         coze_auth_revoke;
+    }
+
+    location = /admin/status {
+        coze_auth_status;
     }
 _EOC_
 
@@ -230,7 +234,11 @@ CozeConf::coze_http('web')
   "headers": {"Cookie": "coze_session=${old}", "Accept": "application/json"},
   "expect": {"status": 401}},
  {"label": "the upstream saw only the requests with a session", "get": "${mock}/__mock/ping",
-  "jar": false, "expect": {"requests": {"upstream": 7}}}
+  "jar": false, "expect": {"requests": {"upstream": 7}}},
+ {"label": "A counted the 7 requests with the ended session", "get": "/admin/status",
+  "jar": false,
+  "expect": {"json": {"sessions_rejected_ended": 7, "sessions_rejected_tampered": 0,
+                      "session_store_unavailable": 0}}}
 ]}
 
 
@@ -258,10 +266,15 @@ CozeConf::coze_http('web')
   "expect": {"status": 400, "header_re": {"Content-Type": "^application/json"}}},
  {"label": "nothing revoked yet", "get": "${R}/KEYS/coze_auth:session:*", "jar": false,
   "expect": {"json": {"reply": {"len": 3}}}},
+ {"label": "B has revoked nothing yet (the first revocation of the file)",
+  "get": "${B}/admin/status", "jar": false,
+  "expect": {"json": {"sessions_revoked": 0}}},
  {"label": "revoke on B", "get": "${B}/admin/revoke?user_id=${default_user}",
   "method": "POST", "body": "", "jar": false,
   "expect": {"status": 200, "header_re": {"Content-Type": "^application/json"},
              "json": {"user_id": "${default_user}", "revoked": 2}}},
+ {"label": "B counted them", "get": "${B}/admin/status", "jar": false,
+  "expect": {"json": {"sessions_revoked": 2}}},
  {"label": "only the other user's session is left", "get": "${R}/KEYS/coze_auth:session:*",
   "jar": false, "expect": {"json": {"reply": {"len": 1}}}},
  {"get": "${R}/SCARD/coze_auth:user:${default_user}", "jar": false,
@@ -373,6 +386,8 @@ CozeConf::coze_http('web')
              "json": {"error": "session_store_unavailable"},
              "set_cookie": {"coze_session": {"deleted": false}},
              "jar": {"coze_session": {"present": true}}}},
+ {"label": "A counted both", "get": "/admin/status", "jar": false,
+  "expect": {"json": {"session_store_unavailable": 2}}},
  {"label": "A, both workers", "repeat": 6, "concurrency": 3,
   "request": {"get": "/app/a", "jar": false,
               "headers": {"Cookie": "coze_session=${old}", "Accept": "application/json"}},
