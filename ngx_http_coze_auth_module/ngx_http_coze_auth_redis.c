@@ -395,6 +395,10 @@ ngx_http_coze_auth_redis_check(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
+    if (alcf->session_store == NGX_HTTP_COZE_AUTH_STORE_REDIS) {
+        amcf->redis_conf->sessions = 1;
+    }
+
     if (alcf->endpoint == NGX_HTTP_COZE_AUTH_EP_REVOKE
         && amcf->redis_conf == NULL)
     {
@@ -710,10 +714,12 @@ ngx_http_coze_auth_redis_fail(ngx_http_coze_auth_redis_t *rd,
         rd->outage_logged = 1;
 
         ngx_log_error(NGX_LOG_WARN, rd->log, 0,
-                      "coze auth: redis %V unavailable (%s%s%s): refreshes "
+                      "coze auth: redis %V unavailable (%s%s%s): %srefreshes "
                       "fall back to per-node coordination until it is back",
                       &rd->conf->name, reason, detail ? ": " : "",
-                      detail ? detail : "");
+                      detail ? detail : "",
+                      rd->conf->sessions ? "server-side sessions get 503, "
+                                         : "");
 
     } else {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rd->log, 0,

@@ -38,6 +38,7 @@ struct ngx_http_coze_auth_redis_conf_s {
     ngx_str_t                       password;
     ngx_msec_t                      connect_timeout;
     ngx_msec_t                      timeout;
+    ngx_flag_t                      sessions;       /* some use it for them */
 };
 
 
