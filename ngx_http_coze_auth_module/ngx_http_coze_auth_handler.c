@@ -412,17 +412,13 @@ ngx_http_coze_auth_send_401(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_http_coze_auth_header_out(r, "WWW-Authenticate",
+                                      (u_char *) "Bearer realm=\"coze\"",
+                                      sizeof("Bearer realm=\"coze\"") - 1);
     if (h == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "WWW-Authenticate");
-    ngx_str_set(&h->value, "Bearer realm=\"coze\"");
     r->headers_out.www_authenticate = h;
 
     len = sizeof("{\"error\":\"unauthenticated\",\"message\":"
@@ -477,7 +473,6 @@ ngx_http_coze_auth_login_start(ngx_http_request_t *r, ngx_str_t *return_to)
 {
     u_char                          rnd[24];
     ngx_str_t                       redirect_uri;
-    ngx_table_elt_t                *h;
     ngx_http_coze_auth_str_t        url, challenge, empty;
     ngx_http_coze_auth_mem_t        mem;
     ngx_http_coze_auth_state_t      st;
@@ -558,17 +553,12 @@ ngx_http_coze_auth_login_start(ngx_http_request_t *r, ngx_str_t *return_to)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_coze_auth_header_out(r, "Cache-Control",
+                                      (u_char *) "no-store", 8)
+        == NULL)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-store");
 
     return ngx_http_coze_auth_redirect(r, url.data, url.len);
 }
@@ -581,18 +571,10 @@ ngx_http_coze_auth_redirect(ngx_http_request_t *r, u_char *url, size_t len)
 
     ngx_http_clear_location(r);
 
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_http_coze_auth_header_out(r, "Location", url, len);
     if (h == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Location");
-    h->value.data = url;
-    h->value.len = len;
 
     r->headers_out.location = h;
 

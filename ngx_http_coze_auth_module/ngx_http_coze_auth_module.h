@@ -365,6 +365,8 @@ ngx_int_t ngx_http_coze_auth_strip_cookies(ngx_http_request_t *r);
 ngx_table_elt_t *ngx_http_coze_auth_header_in(ngx_http_request_t *r,
     const char *name);
 ngx_int_t ngx_http_coze_auth_value_is(ngx_table_elt_t *h, const char *value);
+ngx_table_elt_t *ngx_http_coze_auth_header_out(ngx_http_request_t *r,
+    const char *key, u_char *value, size_t len);
 ngx_int_t ngx_http_coze_auth_set_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value);
 ngx_int_t ngx_http_coze_auth_scheme_secure(ngx_http_request_t *r);

@@ -219,17 +219,10 @@ ngx_http_coze_auth_push_cookie(ngx_http_request_t *r, ngx_str_t *name,
         return NGX_ERROR;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_http_coze_auth_header_out(r, "Set-Cookie", p, 0);
     if (h == NULL) {
         return NGX_ERROR;
     }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Set-Cookie");
-    h->value.data = p;
 
     p = ngx_cpymem(p, name->data, name->len);
     *p++ = '=';
@@ -249,6 +242,32 @@ ngx_http_coze_auth_push_cookie(ngx_http_request_t *r, ngx_str_t *name,
     h->value.len = p - h->value.data;
 
     return NGX_OK;
+}
+
+
+/* adds a response header; value points to memory that outlives it */
+
+ngx_table_elt_t *
+ngx_http_coze_auth_header_out(ngx_http_request_t *r, const char *key,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key.len = ngx_strlen(key);
+    h->key.data = (u_char *) key;
+    h->value.len = len;
+    h->value.data = value;
+
+    return h;
 }
 
 
