@@ -572,7 +572,7 @@ CozeConf::coze_http('web', extra =>
 
 
 
-=== TEST 12: without coze_auth_session_store, coze_auth_redis keeps cookie sessions: nothing in Redis
+=== TEST 12: without coze_auth_session_store, coze_auth_redis keeps cookie sessions: nothing in Redis; a cookie session is refused where sessions are in Redis
 --- http_config eval
 CozeConf::coze_http('web', extra =>
     "    coze_auth_redis 127.0.0.1:$main::RedisPort timeout=500ms;\n")
@@ -588,5 +588,9 @@ CozeConf::coze_server(protected => "        add_header X-Node A always;")
  {"label": "no session in Redis", "get": "${R}/KEYS/coze_auth:session:*",
   "jar": false, "expect": {"json": {"reply": {"len": 0}}}},
  {"label": "works on A", "get": "/app/a",
-  "expect": {"status": 200, "json": {"headers.authorization": "Bearer ${t0}"}}}
+  "expect": {"status": 200, "json": {"headers.authorization": "Bearer ${t0}"}}},
+ {"label": "B keeps sessions in Redis: A's cookie session is refused there, and deleted",
+  "get": "${B}/app/b",
+  "expect": {"status": 302, "location_re": "/authorize\\?|[?&]return_to=",
+             "set_cookie": {"coze_session": {"deleted": true}}}}
 ]}
