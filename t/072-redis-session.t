@@ -68,6 +68,21 @@ sub login {
 _EOS_
 }
 
+# LOGIN_B(jar): a login on node B (its callback registered at the mock)
+sub login_b {
+    my ($jar) = @_;
+    return <<"_EOS_";
+ {"mock": {"config": {"redirect_uris": ["\${B}/oauth/callback"]}}},
+ {"label": "protected on B ($jar)", "get": "\${B}/app/page", "jar": "$jar",
+  "expect": {"status": 302}, "save": {"authz_$jar": "location"}},
+ {"label": "authorize ($jar)", "get": "\${authz_$jar}", "jar": "$jar",
+  "expect": {"status": 302}, "save": {"cb_$jar": "location"}},
+ {"label": "callback on B ($jar)", "get": "\${cb_$jar}", "jar": "$jar",
+  "expect": {"status": 302,
+             "set_cookie": {"coze_session": {"present": true, "deleted": false}}}},
+_EOS_
+}
+
 # RESET: the mock (access tokens valid 15 min unless said otherwise) and an
 # empty Redis
 sub reset_steps {
@@ -101,6 +116,7 @@ add_block_preprocessor(sub {
         $s =~ s/^\s*RESET(?:\((\d+)\))?,?\s*$/reset_steps($1)/mge;
         $s =~ s/^\s*LOGIN\(([^)]*)\),?\s*$/login(split m{\s*,\s*}, $1)/mge;
         $s =~ s/^\s*LOGIN,?\s*$/login('main', 1, 't0', 'rt0')/mge;
+        $s =~ s/^\s*LOGIN_B\((\w+)\),?\s*$/login_b($1)/mge;
         $s = expand_nodes($s);
         $block->set_value("request", "POST /t\n$s");
     }
@@ -592,5 +608,47 @@ CozeConf::coze_server(protected => "        add_header X-Node A always;")
  {"label": "B keeps sessions in Redis: A's cookie session is refused there, and deleted",
   "get": "${B}/app/b",
   "expect": {"status": 302, "location_re": "/authorize\\?|[?&]return_to=",
-             "set_cookie": {"coze_session": {"deleted": true}}}}
+             "set_cookie": {"coze_session": {"deleted": true}}}},
+ LOGIN_B(onb)
+ {"label": "B's id cookie works on B", "get": "${B}/app/b", "jar": "onb",
+  "expect": {"status": 200, "json": {"headers.x-coze-result": "ok"}}},
+ {"label": "and is refused by A's cookie store, and deleted", "get": "/app/a",
+  "jar": "onb", "headers": {"Accept": "application/json"},
+  "expect": {"status": 401, "set_cookie": {"coze_session": {"deleted": true}}}}
+]}
+
+
+
+=== TEST 13: key rotation: A has a new first key and the old one; a session made on B (old key only) is re-sealed by A, cookie and record
+--- http_config eval
+CozeConf::coze_http('web', key => 'session2.key', extra =>
+    "    coze_auth_session_key \$TEST_NGINX_DATA_DIR/session.key;\n"
+    . "    coze_auth_redis 127.0.0.1:$main::RedisPort timeout=500ms;\n"
+    . "    coze_auth_session_store redis;\n")
+--- scenario
+{"steps": [
+ RESET
+ LOGIN_B(main)
+ {"label": "issued", "get": "${mock}/__mock/secrets", "jar": false,
+  "save": {"t0": "json.access_tokens.0"}},
+ {"set": {"old": "${cookie.main.coze_session}"}},
+ {"get": "${R}/KEYS/coze_auth:session:*", "jar": false,
+  "expect": {"json": {"reply": {"len": 1}}}, "save": {"skey": "json.reply.0"}},
+ {"label": "on A: works, and the id cookie is re-sealed with the new key", "get": "/app/a",
+  "expect": {"status": 200,
+             "json": {"headers.authorization": "Bearer ${t0}", "headers.x-coze-result": "ok"},
+             "set_cookie": {"coze_session": {"present": true, "deleted": false,
+                                             "value_re": "^(?!${old}$)"}}}},
+ {"label": "the new cookie names the same session", "get": "/app/a",
+  "expect": {"status": 200, "json": {"headers.authorization": "Bearer ${t0}"},
+             "set_cookie": {"coze_session": {"present": false}}}},
+ {"get": "${R}/KEYS/coze_auth:session:*", "jar": false,
+  "expect": {"json": {"reply": {"len": 1}, "reply.0": "${skey}"}}},
+ {"label": "the old cookie still opens on A", "get": "/app/a", "jar": false,
+  "headers": {"Cookie": "coze_session=${old}"},
+  "expect": {"status": 200, "json": {"headers.authorization": "Bearer ${t0}"}}},
+ {"label": "B, without the new key, cannot read the re-sealed record any more",
+  "get": "${B}/app/b", "jar": false,
+  "headers": {"Cookie": "coze_session=${old}", "Accept": "application/json"},
+  "expect": {"status": 401, "set_cookie": {"coze_session": {"deleted": true}}}}
 ]}
