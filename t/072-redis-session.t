@@ -36,6 +36,19 @@ _EOC_
 
 redis_setup(http => "    coze_auth_session_store redis;\n", server => $Revoke);
 
+# a second Redis that wants a password, for coze_auth_redis's password_file=
+# and db= (the right password, and a wrong one)
+our $SecurePass = "pw-$$-" . int(rand(1e9));
+our $SecurePort = redis_spawn('--requirepass', $SecurePass);
+our %PassFile = (right => servroot_path('-redis-right.pass'),
+                 wrong => servroot_path('-redis-wrong.pass'));
+for my $k (keys %PassFile) {
+    open my $fh, '>', $PassFile{$k} or die "$PassFile{$k}: $!\n";
+    print $fh $k eq 'right' ? "$SecurePass\n" : "not-the-password\n";
+    close $fh;
+    chmod 0600, $PassFile{$k};
+}
+
 repeat_each(1);
 no_shuffle();
 no_root_location();
@@ -129,6 +142,15 @@ add_block_preprocessor(sub {
 });
 
 run_tests();
+
+# TEST 14's session went to database 3 of the Redis that wants a password
+my ($in3, $err3) = redis_cmds($SecurePort, ['AUTH', $SecurePass],
+                              ['SELECT', 3], ['KEYS', 'coze_auth:session:*']);
+is(ref $in3 && scalar(@$in3), 1,
+   "password_file= and db=3: one session in database 3") or diag $err3;
+my ($in0) = redis_cmds($SecurePort, ['AUTH', $SecurePass],
+                       ['KEYS', 'coze_auth:session:*']);
+is(ref $in0 && scalar(@$in0), 0, "and none in database 0");
 
 # node B served every block without a reload, through the outage
 my $blog = node_b_errors();
@@ -652,3 +674,49 @@ CozeConf::coze_http('web', key => 'session2.key', extra =>
   "headers": {"Cookie": "coze_session=${old}", "Accept": "application/json"},
   "expect": {"status": 401, "set_cookie": {"coze_session": {"deleted": true}}}}
 ]}
+
+
+
+=== TEST 14: coze_auth_redis password_file= and db=: sessions in database 3 of a Redis that wants a password
+--- http_config eval
+CozeConf::coze_http('web', extra =>
+    "    coze_auth_redis 127.0.0.1:$main::SecurePort db=3 "
+    . "password_file=$main::PassFile{right} timeout=500ms;\n"
+    . "    coze_auth_session_store redis;\n")
+--- scenario
+{"steps": [
+ {"mock": {"reset": true, "config": {"access_ttl": 900}}},
+ LOGIN
+ {"label": "works on A", "get": "/app/a",
+  "expect": {"status": 200, "json": {"headers.authorization": "Bearer ${t0}",
+                                     "headers.x-coze-result": "ok"}}},
+ {"label": "nothing in the shared Redis", "get": "${R}/KEYS/coze_auth:session:*",
+  "jar": false, "expect": {"json": {"reply": {"len": 0}}}}
+]}
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+refused AUTH or SELECT
+
+
+
+=== TEST 15: a wrong password: logged, and a login cannot complete (503), nothing else breaks
+--- http_config eval
+CozeConf::coze_http('web', extra =>
+    "    coze_auth_redis 127.0.0.1:$main::SecurePort "
+    . "password_file=$main::PassFile{wrong} timeout=500ms;\n"
+    . "    coze_auth_session_store redis;\n")
+--- scenario
+{"steps": [
+ {"mock": {"reset": true, "config": {"access_ttl": 900}}},
+ {"label": "protected, no session: the usual login", "get": "/app/page",
+  "expect": {"status": 302}, "save": {"authz": "location"}},
+ {"label": "authorize", "get": "${authz}", "expect": {"status": 302},
+  "save": {"cb": "location"}},
+ {"label": "callback: the session cannot be stored", "get": "${cb}",
+  "expect": {"status": 503, "body_re": "session_store_unavailable",
+             "set_cookie": {"coze_session": {"present": false}}}}
+]}
+--- error_log eval
+qr/redis 127\.0\.0\.1:\d+ refused AUTH or SELECT/

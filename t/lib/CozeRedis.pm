@@ -53,6 +53,9 @@ package CozeRedis;
 #   redis_setup(%node_b)      all of the above
 #   redis_start(), redis_stop()  through the control process
 #   redis_cmd(@args)          one command over RESP, returns a Perl value
+#   redis_cmds($port, [@cmd], ...)  several on one connection, any server
+#   redis_spawn(@args)        another redis-server (stopped at exit): port
+#   servroot_path($suffix)    "$TEST_NGINX_SERVROOT$suffix"
 #   free_port(), wait_port($port, $up)
 #   node_b_start(%node_b), node_b_conf(%node_b), node_b_url()
 #   node_b_errors([$from])    node B's error.log (from byte offset $from)
@@ -82,7 +85,7 @@ our $Protected_B = "        add_header X-Node B always;\n"
 our @EXPORT_FUNCS = qw(redis_setup redis_start redis_stop redis_cmd free_port
                        wait_port node_b_start node_b_conf node_b_url
                        node_b_errors node_b_log_size expand_nodes
-                       await_log);
+                       await_log redis_cmds redis_spawn servroot_path);
 our @EXPORT_VARS = qw(RedisPort NodeBPort NodeBRoot NodeBPid RedisCtlPort);
 
 our $Owner = $$;     # only the test process stops what it started
@@ -176,18 +179,52 @@ sub _resp_read {
 # Redis cannot be reached or answers with an error reply.
 sub redis_cmd {
     my @args = @_;
+    return redis_cmds($RedisPort, \@args);
+}
+
+# redis_cmds($port, [cmd, args...], ...): the commands in order on one
+# connection (e.g. AUTH, SELECT, then KEYS); the last one's reply, as
+# redis_cmd.  An error reply to any of them is the error.
+sub redis_cmds {
+    my ($port, @cmds) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $RedisPort, Timeout => 2)
+                                  PeerPort => $port, Timeout => 2)
         or return wantarray ? (undef, "cannot connect: $!") : undef;
     binmode $s;
-    my $req = '*' . scalar(@args) . "\r\n";
-    $req .= '$' . length($_) . "\r\n$_\r\n" for @args;
-    print $s $req;
-    my $v = eval { _resp_read($s) };
-    my $err = $@;
+    my ($v, $err);
+    for my $args (@cmds) {
+        my $req = '*' . scalar(@$args) . "\r\n";
+        $req .= '$' . length($_) . "\r\n$_\r\n" for @$args;
+        print $s $req;
+        $v = eval { _resp_read($s) };
+        $err = $@;
+        last if $err;
+    }
     close $s;
-    chomp $err;
+    chomp $err if defined $err;
     return wantarray ? ($v, $err || undef) : $v;
+}
+
+# another redis-server, owned by the test process and stopped at its exit,
+# e.g. redis_spawn('--requirepass', 'secret'): its port
+our @Spawned;
+
+sub redis_spawn {
+    my (@args) = @_;
+    my $port = free_port();
+    my $pid = fork();
+    die "fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        open STDOUT, '>>', _servroot() . '-redis.log';
+        open STDERR, '>&', \*STDOUT;
+        exec($RedisBin, '--port', $port, '--bind', '127.0.0.1',
+             '--save', '', '--appendonly', 'no', '--daemonize', 'no',
+             '--dir', '/tmp', @args)
+            or POSIX::_exit(127);
+    }
+    push @Spawned, $pid;
+    wait_port($port, 1) or die "redis-server did not start\n";
+    return $port;
 }
 
 # --- redis-server and its control process ----------------------------------
@@ -400,6 +437,12 @@ sub node_b_start {
 
 sub node_b_log_size { -s "$NodeBRoot/logs/error.log" || 0 }
 
+# a path beside the server root, for files the runner must not delete
+sub servroot_path {
+    my ($suffix) = @_;
+    return _servroot() . $suffix;
+}
+
 # node "A" (the runner's nginx) or "B": its error.log
 sub _log_path {
     my ($node) = @_;
@@ -459,6 +502,10 @@ END {
         if ($NodeBPid) {
             kill 'QUIT', $NodeBPid;
             waitpid($NodeBPid, 0);
+        }
+        for my $pid (@Spawned) {
+            kill 'TERM', $pid;
+            waitpid($pid, 0);
         }
         if ($RedisCtlPid) {
             kill 'TERM', $RedisCtlPid;    # it stops redis-server first
