@@ -12,8 +12,10 @@ minutes on two cores with the defaults).  Phases, in order:
           upstream, (c) the same with coze_auth on and a valid session, and
           the peers: (d) nginx auth_request to a separate njs auth service,
           (e) Apache + mod_auth_openidc (client-cookie session) and (f) the
-          same with a server-cache (shm) session.  Rounds are interleaved
-          (the order rotates) and medians reported.
+          same with a server-cache (shm) session, (g) Apache proxying, and
+          (h) = (c) with the session kept in Redis (one GET per request, to a
+          redis-server on 127.0.0.1).  Rounds are interleaved (the order
+          rotates) and medians reported.
   profile callgrind on a single-process nginx: N plain proxied requests vs
           N authenticated ones; the module's instructions per request and
           where they go.
@@ -97,7 +99,9 @@ NICE_REMOTE = 10      # the mock Coze, the OIDC provider, the login driver
 NICE_SUT = env_int("BENCH_NICE", 0)
 
 PORT_NAMES = ["coze", "upstream", "front", "authsvc", "apache_cookie",
-              "apache_shm", "oidc", "cg", "mem", "apache_plain"]
+              "apache_shm", "oidc", "cg", "mem", "apache_plain", "redis",
+              "front_redis"]
+REDIS_SERVER = "/usr/bin/redis-server"
 
 
 def child_env(extra=None):
@@ -281,6 +285,35 @@ def http_req(port, method, path, body=None, headers=None, timeout=30):
         c.close()
 
 
+def redis_call(port, *args, timeout=5):
+    """One command to the bench's redis-server (RESP); the reply of a
+    simple, integer or bulk string kind."""
+    s = socket.create_connection(("127.0.0.1", port), timeout)
+    try:
+        args = [a.encode() for a in args]
+        s.sendall(b"*%d\r\n" % len(args) + b"".join(
+            b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
+        f = s.makefile("rb")
+        line = f.readline()
+        kind, rest = line[:1], line[1:].rstrip(b"\r\n").decode()
+        if kind in (b"+", b":"):
+            return rest
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else f.read(n + 2)[:-2].decode()
+        raise BenchError("redis %s: %s" % (args[0].decode(), line[:200]))
+    finally:
+        s.close()
+
+
+def redis_commands(port):
+    """Commands the redis-server has run so far, INFO itself left out."""
+    text = redis_call(port, "INFO", "commandstats")
+    return sum(int(m.group(2)) for m in re.finditer(
+        r"^cmdstat_([^:]+):calls=(\d+)", text, re.M)
+        if m.group(1) != "info")
+
+
 def run(argv, timeout, cpu=None, env=None, check=True, measured=False):
     pre = ["taskset", "-c", str(cpu)] if cpu is not None else []
     if measured and NICE_SUT:
@@ -446,6 +479,7 @@ class Bench:
         m["libcurl"] = ver(["curl-config", "--version"], r"libcurl (\S+)") \
             if shutil.which("curl-config") else deb("libcurl4")
         m["openssl"] = deb("libssl3")
+        m["redis"] = ver([REDIS_SERVER, "--version"], r"v=(\S+)")
         m["python"] = sys.version.split()[0]
         try:
             out = subprocess.run(["git", "-C", ROOT, "describe", "--always",
@@ -471,7 +505,11 @@ class Bench:
              "AUTH_SECRET": self.auth_secret,
              "PASSPHRASE": secrets.token_hex(16),
              "LOAD_MODULE": "load_module %s;" % MODULE,
-             "LISTEN_OPTS": ""}
+             "LISTEN_OPTS": "",
+             # the Redis lines of front.conf.in: the hot-path front only
+             "REDIS": "#",
+             "REDIS_PORT": self.ports["redis"],
+             "REDIS_FRONT_PORT": self.ports["front_redis"]}
         v.update(extra)
         return v
 
@@ -489,11 +527,39 @@ class Bench:
         wait_port(port, p, name, timeout=60 if wrap else 20)
         return p
 
+    def start_redis(self):
+        """The Redis of variant (h): no persistence, in the foreground,
+        pinned with the upstream (remote in production, and on the path of
+        every (h) request), at the upstream's priority."""
+        P = self.ports
+        if not os.path.exists(REDIS_SERVER):
+            raise BenchError("%s missing (make bench-deps installs"
+                             " redis-server)" % REDIS_SERVER)
+        self.redis = self.procs.start(
+            "redis", [REDIS_SERVER, "--bind", "127.0.0.1", "--port",
+                      str(P["redis"]), "--save", "", "--appendonly", "no",
+                      "--daemonize", "no", "--dir", os.path.join(DIR, "tmp"),
+                      "--logfile", ""], cpu=CPU_LOAD)
+        wait_port(P["redis"], self.redis, "redis-server")
+        if redis_call(P["redis"], "PING") != "PONG":
+            raise BenchError("redis-server does not answer PING")
+
     def start_base(self):
         P = self.ports
+        notes = self.res["notes"]
         self.upstream = self.start_nginx("upstream", "upstream.conf.in",
                                          P["upstream"], CPU_LOAD)
-        env = {"COZE_MOCK_REDIRECT_PORTS": "%d %d" % (P["front"], P["mem"])}
+        self.redis = None
+        self.redis_cookie = None
+        try:
+            self.start_redis()
+        except BenchError as e:
+            notes.append("variant (h) not run: %s" % e)
+            if self.redis is not None:
+                self.procs.stop(self.redis)
+                self.redis = None
+        env = {"COZE_MOCK_REDIRECT_PORTS": "%d %d %d" % (
+            P["front"], P["mem"], P["front_redis"])}
         self.mock = self.procs.start(
             "coze-mock", [PY, "-B", os.path.join(ROOT, "t", "mock",
                                                  "coze_mock.py"),
@@ -502,8 +568,23 @@ class Bench:
                                        "mock_apps.json")],
             nice=NICE_REMOTE, env=env)
         wait_port(P["coze"], self.mock, "the mock Coze")
-        self.front = self.start_nginx("front", "front.conf.in", P["front"],
-                                      CPU_SUT)
+        self.front = None
+        if self.redis is not None:
+            try:
+                self.front = self.start_nginx("front", "front.conf.in",
+                                              P["front"], CPU_SUT, REDIS="")
+                wait_port(P["front_redis"], self.front, "front (Redis)")
+            except BenchError as e:
+                # e.g. a module built without hiredis
+                notes.append("variant (h) not run: %s" % e)
+                if self.front is not None:
+                    self.procs.stop(self.front)
+                    self.front = None
+                self.procs.stop(self.redis)
+                self.redis = None
+        if self.front is None:
+            self.front = self.start_nginx("front", "front.conf.in",
+                                          P["front"], CPU_SUT)
         self.front_worker = nginx_workers(self.front.pid)[0]
         # one real login through the mock: the session of the hot path
         cookies = curl_login("http://127.0.0.1:%d/auth/login" % P["front"],
@@ -512,6 +593,26 @@ class Bench:
         if not sess:
             raise BenchError("no coze_session cookie after the login")
         self.coze_cookie = "coze_session=" + sess[0]
+        if self.redis is not None:
+            # the same through the server that keeps sessions in Redis
+            try:
+                cookies = curl_login("http://127.0.0.1:%d/auth/login"
+                                     % P["front_redis"],
+                                     os.path.join(DIR, "jars", "coze_redis"))
+                sess = [v for k, v in cookies if k == "coze_session"]
+                if not sess:
+                    raise BenchError("no coze_session cookie after the"
+                                     " login through the Redis server")
+                keys = int(redis_call(P["redis"], "DBSIZE"))
+                if keys < 1:
+                    raise BenchError("the login left nothing in Redis")
+                self.redis_cookie = "coze_session=" + sess[0]
+                self.res["redis_session"] = {
+                    "redis_keys_after_login": keys,
+                    "cookie_bytes": len(self.redis_cookie),
+                    "cookie_store_cookie_bytes": len(self.coze_cookie)}
+            except BenchError as e:
+                notes.append("variant (h) not run: %s" % e)
 
     def mock_call(self, method, path, body=None):
         st, _, data = http_req(self.ports["coze"], method, path, body)
@@ -582,6 +683,12 @@ class Bench:
               [self.coze_cookie], [self.front.pid]),
              ("coze", "(c) nginx proxy + coze_auth", f + "/auth/x",
               [self.coze_cookie], [self.front.pid])]
+        if self.redis_cookie:
+            # (c) in a server of the same worker that keeps its sessions in
+            # Redis: one GET per request (Redis's CPU is reported apart)
+            v.append(("coze_redis", "(h) nginx proxy + coze_auth, Redis",
+                      "http://127.0.0.1:%d/auth/x" % P["front_redis"],
+                      [self.redis_cookie], [self.front.pid]))
         if self.peers_ok.get("authreq"):
             v.append(("authreq", "(d) nginx auth_request + njs svc",
                       f + "/authreq/x", [self.authreq_cookie],
@@ -618,7 +725,7 @@ class Bench:
         cookie = re.search(r"cookie=\[([^\]]*)\]", body).group(1)
         tok = "token injected" if auth.startswith("Bearer ") and \
             len(auth) > 20 else "no token"
-        if key == "coze":
+        if key in ("coze", "coze_redis"):
             if not auth.startswith("Bearer czu_"):
                 raise BenchError("coze_auth did not inject the token")
             if "coze_session" in cookie:
@@ -649,6 +756,9 @@ class Bench:
             for key, label, url, headers, groups in order:
                 c0 = group_cpu(groups)
                 u0 = group_cpu([self.upstream.pid])
+                if self.redis is not None:
+                    r0 = group_cpu([self.redis.pid])
+                    n0 = redis_commands(self.ports["redis"])
                 ru = resource.getrusage(resource.RUSAGE_CHILDREN)
                 w0 = ru.ru_utime + ru.ru_stime
                 w = wrk(url, headers)
@@ -656,6 +766,10 @@ class Bench:
                 ru = resource.getrusage(resource.RUSAGE_CHILDREN)
                 w["wrk_cpu_s"] = ru.ru_utime + ru.ru_stime - w0
                 w["up_cpu_s"] = group_cpu([self.upstream.pid]) - u0
+                if self.redis is not None:
+                    w["redis_cpu_s"] = group_cpu([self.redis.pid]) - r0
+                    w["redis_cmds"] = redis_commands(self.ports["redis"]) \
+                        - n0
                 if w["errors"] or w["non2xx3xx"]:
                     raise BenchError("%s: %d errors, %d non-2xx/3xx" % (
                         key, w["errors"], w["non2xx3xx"]))
@@ -678,6 +792,17 @@ class Bench:
                     (x["wrk_cpu_s"] + x["up_cpu_s"]) / x["seconds"]
                     for x in rs),
                 "rounds_rps": [round(x["rps"]) for x in rs]}
+            if self.redis is not None:
+                # Redis commands and Redis CPU per request (Redis is on the
+                # load CPU, with wrk and the upstream)
+                hot[key]["redis_cmds_per_req"] = statistics.median(
+                    x["redis_cmds"] / max(1, x["requests"]) for x in rs)
+                hot[key]["redis_cpu_us_per_req"] = statistics.median(
+                    x["redis_cpu_s"] * 1e6 / max(1, x["requests"])
+                    for x in rs)
+                hot[key]["load_busy"] = statistics.median(
+                    (x["wrk_cpu_s"] + x["up_cpu_s"] + x["redis_cpu_s"])
+                    / x["seconds"] for x in rs)
         base = hot["plain"]
         for h in hot.values():
             h["ratio"] = h["rps"] / base["rps"]
@@ -688,6 +813,16 @@ class Bench:
                                                       rounds["plain"])]
         hot["coze"]["paired_ratios"] = [round(x, 3) for x in pairs]
         hot["coze"]["paired_median"] = statistics.median(pairs)
+        if "coze_redis" in rounds:
+            # (h) is not run next to (b) or (c), but in the same rounds:
+            # the per-round ratios still share each round's conditions
+            hr = rounds["coze_redis"]
+            for ref in ("plain", "coze"):
+                rr = [h["rps"] / b["rps"] for h, b in zip(hr, rounds[ref])]
+                hot["coze_redis"]["round_ratios_" + ref] = [
+                    round(x, 3) for x in rr]
+                hot["coze_redis"]["round_median_" + ref] = \
+                    statistics.median(rr)
         self.res["hot"] = hot
         for name in ("apache", "oidc", "authsvc"):
             p = getattr(self, name, None)
@@ -990,15 +1125,17 @@ class Bench:
         L.append("nginx %s (Debian %s), module %s, Apache %s, mod_auth_openidc"
                  " %s," % (m["nginx"], m["nginx_deb"], m["module_commit"],
                            m["apache"], m["mod_auth_openidc"]))
-        L.append("njs %s, wrk %s, valgrind %s, libcurl %s, OpenSSL %s" % (
-            m["njs"], m["wrk"], m["valgrind"], m["libcurl"], m["openssl"]))
+        L.append("njs %s, wrk %s, valgrind %s, libcurl %s, OpenSSL %s,"
+                 " Redis %s" % (m["njs"], m["wrk"], m["valgrind"],
+                                m["libcurl"], m["openssl"], m["redis"]))
         if NICE_SUT:
             L.append("priority: servers under test, upstream, wrk and ab at"
                      " nice %d" % NICE_SUT)
         L.append("CPU pinning: %s" % (
-            "servers under test on CPU 0; wrk and the upstream on CPU 1; "
-            "mock Coze, OIDC\n  provider and login drivers unpinned at nice "
-            "+10" if PIN else "off"))
+            "servers under test on CPU 0; %s on CPU 1; mock Coze,\n  OIDC"
+            " provider and login drivers unpinned at nice +10" % (
+                "wrk, the upstream and Redis" if "redis_session" in r
+                else "wrk and the upstream") if PIN else "off"))
         L.append("-" * w)
         if "hot" in r:
             h = r["hot"]
@@ -1007,7 +1144,7 @@ class Bench:
             L.append("%-36s %9s %8s %8s %8s %7s" % (
                 "", "req/s", "p50 ms", "p99 ms", "CPU us", "vs (b)"))
             for k in ("direct", "plain", "coze", "authreq", "apache_cookie",
-                      "apache_shm", "apache_plain"):
+                      "apache_shm", "apache_plain", "coze_redis"):
                 if k not in h:
                     continue
                 x = h[k]
@@ -1024,18 +1161,36 @@ class Bench:
             L.append("  server CPU per request c/b: %.3f (b/c = %.3f)" % (
                 c["cpu_us_per_req"] / h["plain"]["cpu_us_per_req"],
                 c["cpu_ratio"]))
-            L.append("  upstream saw: (c) %s; (d,e,f) %s" % (
-                c["check"], ", ".join(sorted({h[k]["check"] for k in h
-                                              if k in ("authreq",
-                                                       "apache_cookie",
-                                                       "apache_shm")}))
-                or "-"))
+            if "coze_redis" in h:
+                x = h["coze_redis"]
+                L.append("  (h) = (c) in a server with coze_auth_session_store"
+                         " redis (same worker)")
+                L.append("  h/b req/s = %.3f, h/c = %.3f (medians of same-round"
+                         " ratios); CPU per request h/c: %.3f" % (
+                             x["round_median_plain"], x["round_median_coze"],
+                             x["cpu_us_per_req"] / c["cpu_us_per_req"]))
+                L.append("  Redis commands per request: (c) %.2f, (h) %.2f;"
+                         " Redis CPU %.1f us per (h) request" % (
+                             c["redis_cmds_per_req"],
+                             x["redis_cmds_per_req"],
+                             x["redis_cpu_us_per_req"]))
+            L.append("  upstream saw: (c) %s;%s (d,e,f) %s" % (
+                c["check"], " (h) %s;" % h["coze_redis"]["check"]
+                if "coze_redis" in h else "",
+                ", ".join(sorted({h[k]["check"] for k in h
+                                  if k in ("authreq", "apache_cookie",
+                                           "apache_shm")})) or "-"))
             L.append("  CPU us = front tier CPU (nginx worker; + njs service"
                      " for d; all Apache processes)")
-            L.append("  CPU used (1.0 = one core): tier under test b %.2f,"
-                     " c %.2f; wrk + upstream b %.2f, c %.2f" % (
-                         h["plain"]["sut_busy"], c["sut_busy"],
-                         h["plain"]["load_busy"], c["load_busy"]))
+            letter = {"plain": "b", "coze": "c", "coze_redis": "h"}
+            ks = [k for k in letter if k in h]
+            L.append("  CPU used (1.0 = one core): tier under test %s;"
+                     " wrk + upstream%s %s" % (
+                         ", ".join("%s %.2f" % (letter[k], h[k]["sut_busy"])
+                                   for k in ks),
+                         " + Redis" if "coze_redis" in h else "",
+                         ", ".join("%s %.2f" % (letter[k], h[k]["load_busy"])
+                                   for k in ks)))
             L.append("-" * w)
         if "profile" in r:
             p = r["profile"]

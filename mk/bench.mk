@@ -13,7 +13,7 @@
 
 BENCH_DEPS := wrk apache2 apache2-utils libapache2-mod-auth-openidc \
               libnginx-mod-http-js valgrind curl util-linux python3 \
-              python3-cryptography
+              python3-cryptography redis-server
 
 .PHONY: bench bench-deps
 
