@@ -61,6 +61,7 @@ package CozeRedis;
 #   node_b_errors([$from])    node B's error.log (from byte offset $from)
 #   node_b_log_size()         its current size, for node_b_errors($from)
 #   await_log($node, $from, $count, $re[, $timeout])  see the function
+#   scenario_defaults($block) the usual expectations of a scenario block
 #   expand_nodes($text)       replaces ${B} with node B's URL and ${R} with
 #                             the control process' URL (for scenarios)
 #   $RedisPort $NodeBPort $NodeBRoot $NodeBPid $RedisCtlPort
@@ -85,7 +86,8 @@ our $Protected_B = "        add_header X-Node B always;\n"
 our @EXPORT_FUNCS = qw(redis_setup redis_start redis_stop redis_cmd free_port
                        wait_port node_b_start node_b_conf node_b_url
                        node_b_errors node_b_log_size expand_nodes
-                       await_log redis_cmds redis_spawn servroot_path);
+                       await_log redis_cmds redis_spawn servroot_path
+                       scenario_defaults);
 our @EXPORT_VARS = qw(RedisPort NodeBPort NodeBRoot NodeBPid RedisCtlPort);
 
 our $Owner = $$;     # only the test process stops what it started
@@ -212,6 +214,14 @@ our @Spawned;
 sub redis_spawn {
     my (@args) = @_;
     my $port = free_port();
+    push @Spawned, _redis_exec($port, @args);
+    return $port;
+}
+
+# redis-server on loopback without persistence, its output in
+# servroot-redis.log; returns its pid once the port is open
+sub _redis_exec {
+    my ($port, @args) = @_;
     my $pid = fork();
     die "fork: $!\n" unless defined $pid;
     if ($pid == 0) {
@@ -222,9 +232,8 @@ sub redis_spawn {
              '--dir', '/tmp', @args)
             or POSIX::_exit(127);
     }
-    push @Spawned, $pid;
     wait_port($port, 1) or die "redis-server did not start\n";
-    return $port;
+    return $pid;
 }
 
 # --- redis-server and its control process ----------------------------------
@@ -232,18 +241,7 @@ sub redis_spawn {
 # in the control process
 sub _redis_start_here {
     return if $RedisPid && waitpid($RedisPid, POSIX::WNOHANG()) == 0;
-    my $pid = fork();
-    die "fork: $!\n" unless defined $pid;
-    if ($pid == 0) {
-        open STDOUT, '>>', _servroot() . '-redis.log';
-        open STDERR, '>&', \*STDOUT;
-        exec($RedisBin, '--port', $RedisPort, '--bind', '127.0.0.1',
-             '--save', '', '--appendonly', 'no', '--daemonize', 'no',
-             '--dir', '/tmp')
-            or POSIX::_exit(127);
-    }
-    $RedisPid = $pid;
-    wait_port($RedisPort, 1) or die "redis-server did not start\n";
+    $RedisPid = _redis_exec($RedisPort);
 }
 
 sub _redis_stop_here {
@@ -487,6 +485,18 @@ sub redis_setup {
     _ctl_start();
     redis_start();
     node_b_start(%node_b);
+}
+
+# what every scenario block of the multi-node files expects unless it says
+# otherwise: the driver's PASS line, and no alert, crit or emerg
+sub scenario_defaults {
+    my ($block) = @_;
+    $block->set_value("response_body_like", "^PASS \\d+ checks\n")
+        unless defined $block->response_body_like;
+    $block->set_value("error_code", 200) unless defined $block->error_code;
+    $block->set_value("timeout", 60) unless defined $block->timeout;
+    $block->set_value("no_error_log", "[alert]\n[crit]\n[emerg]\n")
+        unless defined $block->no_error_log;
 }
 
 sub expand_nodes {
