@@ -284,8 +284,13 @@ ngx_http_coze_auth_unauthenticated(ngx_http_request_t *r,
     if (ctx->result == NGX_HTTP_COZE_AUTH_R_INVALID
         || ctx->result == NGX_HTTP_COZE_AUTH_R_EXPIRED)
     {
-        /* and a server-side session that ended (refresh token dead) */
+        /*
+         * and a server-side session that ended (lifetime, idle, refresh
+         * token dead); one this node merely cannot open stays for the
+         * nodes that can
+         */
         if (ctx->rs_found
+            && ctx->result == NGX_HTTP_COZE_AUTH_R_EXPIRED
             && ngx_http_coze_auth_rsession_destroy(r, ctx, NULL)
                == NGX_ERROR)
         {

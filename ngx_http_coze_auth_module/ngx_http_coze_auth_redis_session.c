@@ -132,6 +132,8 @@ static ngx_int_t
 ngx_http_coze_auth_rs_user_key(ngx_http_request_t *r, ngx_str_t *user_id,
     ngx_str_t *key)
 {
+    u_char  *p;
+
     key->len = ngx_http_coze_auth_prefix_len(NGX_HTTP_COZE_AUTH_USER_PREFIX)
                + user_id->len;
     key->data = ngx_pnalloc(r->pool, key->len);
@@ -139,10 +141,13 @@ ngx_http_coze_auth_rs_user_key(ngx_http_request_t *r, ngx_str_t *user_id,
         return NGX_ERROR;
     }
 
-    ngx_memcpy(ngx_cpymem(key->data, NGX_HTTP_COZE_AUTH_USER_PREFIX,
-                          ngx_http_coze_auth_prefix_len(
-                              NGX_HTTP_COZE_AUTH_USER_PREFIX)),
-               user_id->data, user_id->len);
+    p = ngx_cpymem(key->data, NGX_HTTP_COZE_AUTH_USER_PREFIX,
+                   ngx_http_coze_auth_prefix_len(
+                       NGX_HTTP_COZE_AUTH_USER_PREFIX));
+
+    if (user_id->len) {
+        ngx_memcpy(p, user_id->data, user_id->len);
+    }
 
     return NGX_OK;
 }
@@ -731,7 +736,7 @@ ngx_http_coze_auth_rsession_destroy(ngx_http_request_t *r,
     }
 
     /* a session that was not read (Redis down) has no known user */
-    user.len = ctx->has_session ? ctx->session.user_id.len : 0;
+    user.len = ctx->session.user_id.len;
     user.data = ctx->session.user_id.data;
 
     if (ngx_http_coze_auth_rs_user_key(r, &user, &user_key) != NGX_OK) {

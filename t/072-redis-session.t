@@ -373,7 +373,7 @@ CozeConf::coze_http('web')
              "requests": {"token:refresh_token": 1}},
   "save": {"t1": "json.access_tokens.1", "rt1": "json.refresh_tokens.1"}},
  {"label": "the same cookie on B later: the persisted new token", "get": "${B}/app/after",
-  "jar": false, "headers": {"Cookie": "coze_session=${old}"},
+  "jar": false, "headers": {"Cookie": "coze_session=${old}"}, "retry": {"timeout": 5},
   "expect": {"status": 200,
              "json": {"headers.x-token": "${t1}", "headers.x-coze-result": "ok"},
              "set_cookie": {"coze_session": {"present": false}}}},
@@ -665,9 +665,13 @@ CozeConf::coze_http('web', key => 'session2.key', extra =>
   "headers": {"Cookie": "coze_session=${old}"},
   "expect": {"status": 200, "json": {"headers.authorization": "Bearer ${t0}"}}},
  {"label": "B, without the new key, cannot read the re-sealed record any more",
-  "get": "${B}/app/b", "jar": false,
+  "get": "${B}/app/b", "jar": false, "retry": {"timeout": 5},
   "headers": {"Cookie": "coze_session=${old}", "Accept": "application/json"},
-  "expect": {"status": 401, "set_cookie": {"coze_session": {"deleted": true}}}}
+  "expect": {"status": 401, "set_cookie": {"coze_session": {"deleted": true}}}},
+ {"label": "but leaves it for the nodes that can", "get": "${R}/EXISTS/${skey}",
+  "jar": false, "expect": {"json": {"reply": 1}}},
+ {"label": "A still serves it", "get": "/app/a",
+  "expect": {"status": 200, "json": {"headers.authorization": "Bearer ${t0}"}}}
 ]}
 
 
@@ -680,7 +684,7 @@ CozeConf::coze_http('web', extra =>
     . "    coze_auth_session_store redis;\n")
 --- scenario
 {"steps": [
- {"mock": {"reset": true, "config": {"access_ttl": 900}}},
+ RESET
  LOGIN
  {"label": "works on A", "get": "/app/a",
   "expect": {"status": 200, "json": {"headers.authorization": "Bearer ${t0}",
@@ -715,3 +719,33 @@ CozeConf::coze_http('web', extra =>
 ]}
 --- error_log eval
 qr/redis 127\.0\.0\.1:\d+ refused AUTH or SELECT/
+
+
+
+=== TEST 16: a refresh token Coze refuses ends the session: its record and its place in the user's set go, on every node
+--- scenario
+{"steps": [
+ RESET(30)
+ LOGIN
+ {"set": {"old": "${cookie.main.coze_session}"}},
+ {"get": "${R}/KEYS/coze_auth:session:*", "jar": false,
+  "expect": {"json": {"reply": {"len": 1}}}, "save": {"skey": "json.reply.0"}},
+ {"mock": {"expire": {"refresh_token": "${rt0}"},
+           "config": {"refresh_error": {"status": 400, "error_code": "invalid_grant",
+                                        "error_message": "refresh token expired"}}}},
+ {"label": "on A: the refresh is refused, the session ends", "get": "/app/page",
+  "expect": {"status": 302, "location_re": "/authorize\\?",
+             "set_cookie": {"coze_session": {"deleted": true}},
+             "requests": {"token:refresh_token:400": 1}}},
+ {"label": "the record is gone (written without waiting: awaited)",
+  "get": "${R}/__await_reply/0/EXISTS/${skey}", "jar": false,
+  "expect": {"status": 200, "json": {"reply": 0}}},
+ {"label": "and the user's set is empty", "get": "${R}/SCARD/coze_auth:user:${default_user}",
+  "jar": false, "expect": {"json": {"reply": 0}}},
+ {"label": "the old cookie on B: no session, no second refresh", "get": "${B}/app/b",
+  "jar": false, "headers": {"Cookie": "coze_session=${old}", "Accept": "application/json"},
+  "expect": {"status": 401, "set_cookie": {"coze_session": {"deleted": true}},
+             "requests": {"token:refresh_token": 1}}}
+]}
+--- error_log eval
+qr/refresh refused, the session ends: HTTP 400/

@@ -28,6 +28,10 @@ package CozeRedis;
 #                             answer comes once the port is open / closed)
 #   GET /CMD/arg/arg...       a Redis command, arguments percent-decoded,
 #   POST / ["CMD","arg",...]  e.g. /KEYS/coze_auth:session:*  /TTL/${key}
+#   GET /__await_reply/WANT/CMD/arg...
+#                             repeats the command until its reply is WANT
+#                             (up to 8 s): 200, or 504 with the last reply;
+#                             for what nginx writes without waiting
 #   GET /__log_size/A|B       the size of node A's or B's error.log
 #   GET /__await_log/A|B/FROM/N/REGEX
 #                             waits (up to 8 s) until the log has N lines
@@ -296,6 +300,19 @@ sub _ctl_handle {
         my $seen = await_log(@cmd[1 .. 4], 8);
         return _ctl_reply($c, $seen >= $cmd[3] ? 200 : 504,
                           { reply => $seen });
+    }
+    if ($cmd[0] eq '__await_reply' && @cmd >= 3) {
+        my (undef, $want, @c) = @cmd;
+        my $deadline = Time::HiRes::time() + 8;
+        my $v;
+        while (1) {
+            $v = redis_cmd(@c);
+            last if defined $v && !ref $v && $v eq $want;
+            return _ctl_reply($c, 504, { reply => $v })
+                if Time::HiRes::time() > $deadline;
+            sleep 0.02;
+        }
+        return _ctl_reply($c, 200, { reply => $v });
     }
     if ($cmd[0] eq '__start' || $cmd[0] eq '__stop') {
         eval { $cmd[0] eq '__start' ? _redis_start_here() : _redis_stop_here() };

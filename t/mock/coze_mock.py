@@ -1702,7 +1702,7 @@ EXPECT_KEYS = {"error", "status", "location_re", "location_has_params", "locatio
                "body_not_re", "body", "set_cookie", "json", "requests", "jar", "jar_name",
                "time_max", "time_min"}
 REQUEST_KEYS = {"get", "url", "method", "headers", "body", "jar", "follow", "timeout",
-                "max_hops", "label", "expect", "save"}
+                "max_hops", "label", "expect", "save", "retry"}
 
 
 class Browser:
@@ -1715,7 +1715,10 @@ class Browser:
                drops a default), "body": str|JSON, "jar" ("main"; false = none),
                "follow" (false), "max_hops" (10), "timeout" (10 s), "label",
                "expect": {..}, "save": {var: "json.a.b"|"location_param.code"|
-               "header.X"|"set_cookie.N"|"status"|"location"|"body"}}
+               "header.X"|"set_cookie.N"|"status"|"location"|"body"},
+               "retry": {"timeout" (5), "interval" (0.02)}: repeat the
+               request until "expect" holds, for state that the server
+               writes after it has answered (checked once more at the end)}
       {"parallel": [[steps], ..], "expect": {"order": [labels], "first": label}}
       {"repeat": N, "concurrency": M, "request": {step}, "expect_all": {.. plus
                "requests", "distinct_bodies_max", "distinct_headers_min" {n: k}
@@ -2290,10 +2293,20 @@ class Browser:
             return
         if set(step) - REQUEST_KEYS:
             raise ValueError("unknown step keys %s" % sorted(set(step) - REQUEST_KEYS))
-        s = {k: v for k, v in step.items() if k not in ("expect", "save", "label")}
+        s = {k: v for k, v in step.items()
+             if k not in ("expect", "save", "label", "retry")}
         s = self.subst(s, ctx)
         exp = self.subst(step.get("expect") or {}, ctx)
-        res = self.request(s, ctx, sid)
+        retry = step.get("retry") or {}
+        deadline = time.time() + float(retry.get("timeout", 5))
+        while True:
+            res = self.request(s, ctx, sid)
+            # state another party writes without waiting: await it
+            if (retry and time.time() < deadline
+                    and self.check_expect(sid, exp, res, ctx, quiet_count=[])):
+                time.sleep(float(retry.get("interval", 0.02)))
+                continue
+            break
         rec["hops"] = [h.view() for h in res.hops]
         fails = self.check_expect(sid, exp, res, ctx)
         if fails:
