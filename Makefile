@@ -99,6 +99,14 @@ $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(wildcard $(SRC_DIR)/*.h) t/unit/tap.h
 	$(CC) -Wall -Wextra -Werror -O1 -g -I $(SRC_DIR) $< $(CORE_SRCS) \
 	    -ljansson -lcrypto -o $@
 
+# the shared open-redirect payloads live beside the checkout (../shared),
+# or beside the repository this one was cloned from
+PAYLOADS_NAME := shared/data/open-redirect-payloads.txt
+ORIGIN_DIR   := $(shell git config --get remote.origin.url 2>/dev/null)
+COZE_PAYLOADS ?= $(abspath $(firstword $(wildcard ../$(PAYLOADS_NAME) \
+                   $(if $(ORIGIN_DIR),$(ORIGIN_DIR)/../$(PAYLOADS_NAME)))))
+export COZE_PAYLOADS
+
 unit: $(UNIT_TESTS)
 	prove -e '' $(UNIT_TESTS)
 

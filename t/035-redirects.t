@@ -4,9 +4,9 @@
 # login) and as the URI of a protected request; legitimate same-site
 # paths are kept.
 #
-# The list is read raw from $COZE_PAYLOADS, default
-# ../shared/data/open-redirect-payloads.txt from the repository root (as
-# t/unit/test_util.c does).  Each payload is sent percent-encoded as
+# The list is read raw from $COZE_PAYLOADS (the Makefile sets it), else
+# ../shared/data/open-redirect-payloads.txt beside the checkout or beside
+# the repository it was cloned from.  Each payload is sent percent-encoded as
 # ?return_to=.  absolute_redirect is off so that Location is exactly what
 # the module chose.
 #
@@ -23,6 +23,7 @@ no_shuffle();
 no_root_location();
 
 my $PayloadFile = $ENV{COZE_PAYLOADS}
+    || shared_data_file('open-redirect-payloads.txt')
     || repo_root() . '/../shared/data/open-redirect-payloads.txt';
 
 our @Payloads;

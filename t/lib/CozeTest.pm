@@ -53,7 +53,8 @@ use POSIX ();
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_FUNCS = qw(mock_url mock_port mock_tls_url data_file read_file
-                       start_mock stop_mock repo_root data_dir);
+                       start_mock stop_mock repo_root data_dir
+                       shared_data_file);
 
 # helpers visible in "--- eval" sections (no read_file: see above)
 our @EXPORT_TO_FILTER = qw(mock_url mock_port mock_tls_url data_file
@@ -87,6 +88,21 @@ sub mock_tls_url () {
 sub data_file ($) {
     my ($name) = @_;
     return File::Spec->file_name_is_absolute($name) ? $name : data_dir() . "/$name";
+}
+
+# a file of ../shared/data: beside the checkout, or beside the repository
+# it was cloned from (a clone elsewhere, e.g. in /tmp); undef if neither
+sub shared_data_file ($) {
+    my ($name) = @_;
+    my @dirs = ("$Root/..");
+    my $origin = `git -C '$Root' config --get remote.origin.url 2>/dev/null`;
+    chomp $origin;
+    push @dirs, "$origin/.." if $origin ne '' && -d $origin;
+    for my $d (@dirs) {
+        my $p = "$d/shared/data/$name";
+        return abs_path($p) if -f $p;
+    }
+    return undef;
 }
 
 sub read_file ($) {

@@ -5,8 +5,9 @@
  * Unit tests of ngx_http_coze_auth_util.c.
  *
  * usage: test_util [open-redirect-payloads.txt]
- * (or COZE_PAYLOADS=...; default ../shared/data/open-redirect-payloads.txt
- * relative to the repository root, which is the current directory)
+ * (or COZE_PAYLOADS=..., which the Makefile sets; default
+ * ../shared/data/open-redirect-payloads.txt relative to the repository
+ * root, which is the current directory)
  */
 
 
@@ -44,7 +45,7 @@ main(int argc, char **argv)
     test_return_path_bad();
 
     path = argc > 1 ? argv[1] : getenv("COZE_PAYLOADS");
-    if (path == NULL) {
+    if (path == NULL || path[0] == '\0') {
         path = TEST_DEFAULT_PAYLOADS;
     }
 
