@@ -104,8 +104,9 @@ static void ngx_http_coze_auth_redis_fail(ngx_http_coze_auth_redis_t *rd,
 static void ngx_http_coze_auth_redis_schedule(ngx_http_coze_auth_redis_t *rd);
 static void ngx_http_coze_auth_redis_retry_handler(ngx_event_t *ev);
 static void ngx_http_coze_auth_redis_timer_handler(ngx_event_t *ev);
-static void ngx_http_coze_auth_redis_read_handler(ngx_event_t *ev);
-static void ngx_http_coze_auth_redis_write_handler(ngx_event_t *ev);
+static void ngx_http_coze_auth_redis_event_handler(ngx_event_t *ev);
+static void ngx_http_coze_auth_redis_watch(ngx_http_coze_auth_redis_t *rd,
+    ngx_uint_t write, ngx_uint_t on);
 static void ngx_http_coze_auth_redis_add_read(void *privdata);
 static void ngx_http_coze_auth_redis_del_read(void *privdata);
 static void ngx_http_coze_auth_redis_add_write(void *privdata);
@@ -621,8 +622,8 @@ ngx_http_coze_auth_redis_connect(ngx_http_coze_auth_redis_t *rd)
     }
 
     c->data = rd;
-    c->read->handler = ngx_http_coze_auth_redis_read_handler;
-    c->write->handler = ngx_http_coze_auth_redis_write_handler;
+    c->read->handler = ngx_http_coze_auth_redis_event_handler;
+    c->write->handler = ngx_http_coze_auth_redis_event_handler;
     c->read->log = rd->log;
     c->write->log = rd->log;
 
@@ -792,25 +793,45 @@ ngx_http_coze_auth_redis_timer_handler(ngx_event_t *ev)
 /* the adapter: hiredis's event hooks on an nginx connection */
 
 static void
-ngx_http_coze_auth_redis_read_handler(ngx_event_t *ev)
+ngx_http_coze_auth_redis_event_handler(ngx_event_t *ev)
 {
     ngx_connection_t            *c = ev->data;
     ngx_http_coze_auth_redis_t  *rd = c->data;
 
-    if (rd->ac) {
+    if (rd->ac == NULL) {
+        return;
+    }
+
+    if (ev->write) {
+        redisAsyncHandleWrite(rd->ac);
+
+    } else {
         redisAsyncHandleRead(rd->ac);
     }
 }
 
 
-static void
-ngx_http_coze_auth_redis_write_handler(ngx_event_t *ev)
-{
-    ngx_connection_t            *c = ev->data;
-    ngx_http_coze_auth_redis_t  *rd = c->data;
+/* one event of the connection on or off, as hiredis asks */
 
-    if (rd->ac) {
-        redisAsyncHandleWrite(rd->ac);
+static void
+ngx_http_coze_auth_redis_watch(ngx_http_coze_auth_redis_t *rd,
+    ngx_uint_t write, ngx_uint_t on)
+{
+    ngx_int_t     event;
+    ngx_event_t  *ev;
+
+    if (rd->conn == NULL) {
+        return;
+    }
+
+    ev = write ? rd->conn->write : rd->conn->read;
+    event = write ? NGX_WRITE_EVENT : NGX_READ_EVENT;
+
+    if (on && !ev->active) {
+        (void) ngx_add_event(ev, event, NGX_LEVEL_EVENT);
+
+    } else if (!on && ev->active) {
+        (void) ngx_del_event(ev, event, 0);
     }
 }
 
@@ -818,46 +839,28 @@ ngx_http_coze_auth_redis_write_handler(ngx_event_t *ev)
 static void
 ngx_http_coze_auth_redis_add_read(void *privdata)
 {
-    ngx_http_coze_auth_redis_t  *rd = privdata;
-
-    if (rd->conn && !rd->conn->read->active) {
-        (void) ngx_add_event(rd->conn->read, NGX_READ_EVENT,
-                             NGX_LEVEL_EVENT);
-    }
+    ngx_http_coze_auth_redis_watch(privdata, 0, 1);
 }
 
 
 static void
 ngx_http_coze_auth_redis_del_read(void *privdata)
 {
-    ngx_http_coze_auth_redis_t  *rd = privdata;
-
-    if (rd->conn && rd->conn->read->active) {
-        (void) ngx_del_event(rd->conn->read, NGX_READ_EVENT, 0);
-    }
+    ngx_http_coze_auth_redis_watch(privdata, 0, 0);
 }
 
 
 static void
 ngx_http_coze_auth_redis_add_write(void *privdata)
 {
-    ngx_http_coze_auth_redis_t  *rd = privdata;
-
-    if (rd->conn && !rd->conn->write->active) {
-        (void) ngx_add_event(rd->conn->write, NGX_WRITE_EVENT,
-                             NGX_LEVEL_EVENT);
-    }
+    ngx_http_coze_auth_redis_watch(privdata, 1, 1);
 }
 
 
 static void
 ngx_http_coze_auth_redis_del_write(void *privdata)
 {
-    ngx_http_coze_auth_redis_t  *rd = privdata;
-
-    if (rd->conn && rd->conn->write->active) {
-        (void) ngx_del_event(rd->conn->write, NGX_WRITE_EVENT, 0);
-    }
+    ngx_http_coze_auth_redis_watch(privdata, 1, 0);
 }
 
 
@@ -875,15 +878,10 @@ ngx_http_coze_auth_redis_cleanup(void *privdata)
         return;
     }
 
+    ngx_http_coze_auth_redis_watch(rd, 0, 0);
+    ngx_http_coze_auth_redis_watch(rd, 1, 0);
+
     rd->conn = NULL;
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
-    }
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
-    }
 
     if (c->read->posted) {
         ngx_delete_posted_event(c->read);
