@@ -81,18 +81,7 @@ static:
 
 # Debian packages (root only; no-op when all are present)
 deps:
-	@missing=""; for p in $(DEPS_BUILD) $(DEPS_TEST); do \
-	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
-	        | grep -q "ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	    if [ "$$(id -u)" != 0 ]; then \
-	        echo "missing Debian packages:$$missing (run as root)" >&2; \
-	        exit 1; fi; \
-	    echo "installing:$$missing"; \
-	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	@sh mk/apt-install.sh $(DEPS_BUILD) $(DEPS_TEST)
 
 $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(wildcard $(SRC_DIR)/*.h) t/unit/tap.h
 	@mkdir -p $(BUILD)/unit

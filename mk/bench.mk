@@ -21,22 +21,7 @@ BENCH_DEPS := wrk apache2 apache2-utils libapache2-mod-auth-openidc \
 # started on port 80 by its maintainer scripts on hosts without a
 # policy-rc.d (a temporary one is put in place for the install only).
 bench-deps:
-	@missing=""; for p in $(BENCH_DEPS); do \
-	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
-	        | grep -q "ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	    if [ "$$(id -u)" != 0 ]; then \
-	        echo "missing Debian packages:$$missing (run as root)" >&2; \
-	        exit 1; fi; \
-	    echo "installing:$$missing"; \
-	    export DEBIAN_FRONTEND=noninteractive; \
-	    rc=/usr/sbin/policy-rc.d; tmp=""; \
-	    if [ ! -e $$rc ]; then printf '#!/bin/sh\nexit 101\n' >$$rc \
-	        && chmod 755 $$rc && tmp=1; fi; \
-	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
-	    st=$$?; [ -z "$$tmp" ] || rm -f $$rc; exit $$st; \
-	fi
+	@sh mk/apt-install.sh --no-services $(BENCH_DEPS)
 
 bench: deps bench-deps
 	$(MAKE) module

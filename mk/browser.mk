@@ -12,19 +12,10 @@ BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.package-lock.json
 
 # Debian's chromium, and Node.js (>= 20) with npm when there is none
 browser-deps:
-	@missing=""; \
-	dpkg-query -W -f='$${Status}' chromium 2>/dev/null \
-	    | grep -q "ok installed" || missing="chromium"; \
+	@pkgs=chromium; \
 	command -v node >/dev/null && command -v npm >/dev/null \
-	    || missing="$$missing nodejs npm"; \
-	if [ -n "$$missing" ]; then \
-	    if [ "$$(id -u)" != 0 ]; then \
-	        echo "missing Debian packages: $$missing (run as root)" >&2; \
-	        exit 1; fi; \
-	    echo "installing: $$missing"; \
-	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	    || pkgs="$$pkgs nodejs npm"; \
+	sh mk/apt-install.sh $$pkgs
 	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' \
 	    || { echo "error: playwright-core needs Node.js >= 20, not" \
 	         "$$(node --version)" >&2; exit 1; }

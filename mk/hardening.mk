@@ -53,18 +53,7 @@ VALGRIND_DEPS := valgrind
 HARDEN_PKGS   ?= $(ASAN_DEPS)
 
 harden-deps:
-	@missing=""; for p in $(HARDEN_PKGS); do \
-	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
-	        | grep -q "ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	    if [ "$$(id -u)" != 0 ]; then \
-	        echo "missing Debian packages:$$missing (run as root)" >&2; \
-	        exit 1; fi; \
-	    echo "installing:$$missing"; \
-	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	@sh mk/apt-install.sh $(HARDEN_PKGS)
 
 # Debian's nginx source, configured with Debian's own flags (from
 # debian/rules) plus the module and the sanitizers.  Leak checking is off
