@@ -413,6 +413,21 @@ ngx_http_coze_auth_redis_check(ngx_conf_t *cf,
 }
 
 
+/* EVAL script nkeys: the first three arguments of a command */
+
+void
+ngx_http_coze_auth_redis_script(const char **argv, size_t *argvlen,
+    const char *script, size_t len, const char *nkeys)
+{
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = script;
+    argvlen[1] = len;
+    argv[2] = nkeys;
+    argvlen[2] = ngx_strlen(nkeys);
+}
+
+
 static ngx_int_t
 ngx_http_coze_auth_redis_read_password(ngx_conf_t *cf, ngx_str_t *path,
     ngx_str_t *out)
@@ -1275,12 +1290,10 @@ ngx_http_coze_auth_redis_job_run(ngx_http_coze_auth_redis_job_t *job)
 
     ngx_http_coze_auth_redis_keys(t->hash, lock, result);
 
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = ngx_http_coze_auth_redis_take;
-    argvlen[1] = sizeof(ngx_http_coze_auth_redis_take) - 1;
-    argv[2] = "2";
-    argvlen[2] = 1;
+    ngx_http_coze_auth_redis_script(argv, argvlen,
+                                    ngx_http_coze_auth_redis_take,
+                                    sizeof(ngx_http_coze_auth_redis_take) - 1,
+                                    "2");
     argv[3] = (const char *) lock;
     argvlen[3] = sizeof(NGX_HTTP_COZE_AUTH_LOCK_PREFIX) - 1 + 64;
     argv[4] = (const char *) result;
@@ -1552,12 +1565,10 @@ ngx_http_coze_auth_redis_refresh_publish(ngx_http_coze_auth_task_t *t,
 
     ngx_http_coze_auth_redis_keys(t->hash, lock, result);
 
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = ngx_http_coze_auth_redis_give;
-    argvlen[1] = sizeof(ngx_http_coze_auth_redis_give) - 1;
-    argv[2] = "2";
-    argvlen[2] = 1;
+    ngx_http_coze_auth_redis_script(argv, argvlen,
+                                    ngx_http_coze_auth_redis_give,
+                                    sizeof(ngx_http_coze_auth_redis_give) - 1,
+                                    "2");
     argv[3] = (const char *) lock;
     argvlen[3] = sizeof(NGX_HTTP_COZE_AUTH_LOCK_PREFIX) - 1 + 64;
     argv[4] = (const char *) result;

@@ -74,6 +74,8 @@ void *ngx_http_coze_auth_redis_command_queued(
     ngx_http_coze_auth_main_conf_t *amcf, ngx_http_coze_auth_redis_pt handler,
     void *data, int argc, const char **argv, const size_t *argvlen);
 void ngx_http_coze_auth_redis_cancel(void *cmd);
+void ngx_http_coze_auth_redis_script(const char **argv, size_t *argvlen,
+    const char *script, size_t len, const char *nkeys);
 
 /* cross-node refresh: NGX_DECLINED means "no Redis, start t yourself" */
 ngx_int_t ngx_http_coze_auth_redis_refresh(ngx_http_coze_auth_task_t *t,

@@ -54,8 +54,6 @@ static ngx_int_t ngx_http_coze_auth_rs_ad(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx, ngx_str_t *ad);
 static void ngx_http_coze_auth_revoke_done(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx);
-static void ngx_http_coze_auth_rs_script(const char **argv, size_t *argvlen,
-    const char *script, size_t len, const char *nkeys);
 
 
 static ngx_str_t  ngx_http_coze_auth_sid_ad = ngx_string("sid:");
@@ -80,21 +78,6 @@ static const char  ngx_http_coze_auth_rs_revoke[] =
     "for i = 1, #m do n = n + redis.call('DEL', ARGV[1] .. m[i]) end "
     "redis.call('DEL', KEYS[1]) "
     "return n";
-
-
-/* EVAL script nkeys: the first three arguments */
-
-static void
-ngx_http_coze_auth_rs_script(const char **argv, size_t *argvlen,
-    const char *script, size_t len, const char *nkeys)
-{
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = script;
-    argvlen[1] = len;
-    argv[2] = nkeys;
-    argvlen[2] = ngx_strlen(nkeys);
-}
 
 
 /* "coze_auth:session:<hex>" and the member <hex> from the raw id */
@@ -684,8 +667,10 @@ ngx_http_coze_auth_rsession_create(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ngx_http_coze_auth_rs_script(argv, argvlen, ngx_http_coze_auth_rs_create,
-                                 sizeof(ngx_http_coze_auth_rs_create) - 1, "2");
+    ngx_http_coze_auth_redis_script(argv, argvlen,
+                                    ngx_http_coze_auth_rs_create,
+                                    sizeof(ngx_http_coze_auth_rs_create) - 1,
+                                    "2");
     argv[3] = (const char *) ctx->rs_key.data;
     argvlen[3] = ctx->rs_key.len;
     argv[4] = (const char *) user_key.data;
@@ -743,10 +728,10 @@ ngx_http_coze_auth_rsession_destroy(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ngx_http_coze_auth_rs_script(argv, argvlen,
-                                 ngx_http_coze_auth_rs_destroy,
-                                 sizeof(ngx_http_coze_auth_rs_destroy) - 1,
-                                 "2");
+    ngx_http_coze_auth_redis_script(argv, argvlen,
+                                    ngx_http_coze_auth_rs_destroy,
+                                    sizeof(ngx_http_coze_auth_rs_destroy) - 1,
+                                    "2");
     argv[3] = (const char *) ctx->rs_key.data;
     argvlen[3] = ctx->rs_key.len;
     argv[4] = (const char *) user_key.data;
@@ -843,8 +828,10 @@ ngx_http_coze_auth_revoke_handler(ngx_http_request_t *r)
 
     ctx->rs_user = user;
 
-    ngx_http_coze_auth_rs_script(argv, argvlen, ngx_http_coze_auth_rs_revoke,
-                                 sizeof(ngx_http_coze_auth_rs_revoke) - 1, "1");
+    ngx_http_coze_auth_redis_script(argv, argvlen,
+                                    ngx_http_coze_auth_rs_revoke,
+                                    sizeof(ngx_http_coze_auth_rs_revoke) - 1,
+                                    "1");
     argv[3] = (const char *) user_key.data;
     argvlen[3] = user_key.len;
     argv[4] = NGX_HTTP_COZE_AUTH_SESSION_PREFIX;
