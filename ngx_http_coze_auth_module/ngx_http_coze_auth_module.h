@@ -349,6 +349,8 @@ ngx_int_t ngx_http_coze_auth_session_load(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx);
 ngx_int_t ngx_http_coze_auth_session_store(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx);
+ngx_int_t ngx_http_coze_auth_session_cookie(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx, ngx_str_t *ad, u_char *plain, size_t len);
 ngx_int_t ngx_http_coze_auth_session_check(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx, size_t key_index);
 ngx_int_t ngx_http_coze_auth_cookie_get(ngx_http_request_t *r,

@@ -534,38 +534,12 @@ static ngx_int_t
 ngx_http_coze_auth_rs_cookie(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx)
 {
-    time_t                          max_age;
-    ngx_str_t                       value;
-    ngx_http_coze_auth_loc_conf_t  *alcf;
-
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
-
-    value.len = ngx_http_coze_auth_cookie_sealed_len(
-                    NGX_HTTP_COZE_AUTH_SID_LEN);
-    value.data = ngx_pnalloc(r->pool, value.len);
-    if (value.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_coze_auth_cookie_seal(&alcf->keyring->keys[0],
-                                       ngx_http_coze_auth_sid_ad.data,
-                                       ngx_http_coze_auth_sid_ad.len,
-                                       ctx->rs_id, NGX_HTTP_COZE_AUTH_SID_LEN,
-                                       value.data, &value.len)
-        != NGX_HTTP_COZE_AUTH_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    max_age = ctx->session.created + alcf->session_lifetime - ngx_time();
-    if (max_age < 1) {
-        max_age = 1;
-    }
-
     ctx->rs_old_key = 0;
 
-    return ngx_http_coze_auth_cookie_set(r, &alcf->cookie->name, &value,
-                                         max_age);
+    return ngx_http_coze_auth_session_cookie(r, ctx,
+                                             &ngx_http_coze_auth_sid_ad,
+                                             ctx->rs_id,
+                                             NGX_HTTP_COZE_AUTH_SID_LEN);
 }
 
 

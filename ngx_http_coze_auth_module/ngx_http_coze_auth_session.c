@@ -597,16 +597,14 @@ ngx_int_t
 ngx_http_coze_auth_session_store(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx)
 {
-    size_t                          len, out_len;
-    time_t                          now, max_age;
+    size_t                          len;
     u_char                         *plain;
-    ngx_str_t                       value;
+    ngx_int_t                       rc;
     ngx_http_coze_auth_loc_conf_t  *alcf;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
 
-    now = ngx_time();
-    ctx->session.last_seen = now;
+    ctx->session.last_seen = ngx_time();
 
     if (alcf->session_store == NGX_HTTP_COZE_AUTH_STORE_REDIS) {
         return ngx_http_coze_auth_rsession_save(r, ctx);
@@ -621,26 +619,48 @@ ngx_http_coze_auth_session_store(ngx_http_request_t *r,
 
     ngx_http_coze_auth_session_encode(&ctx->session, plain);
 
-    out_len = ngx_http_coze_auth_cookie_sealed_len(len);
+    rc = ngx_http_coze_auth_session_cookie(r, ctx,
+                                           &ngx_http_coze_auth_session_ad,
+                                           plain, len);
 
-    value.data = ngx_pnalloc(r->pool, out_len);
+    ngx_http_coze_auth_cleanse(plain, len);
+
+    if (rc == NGX_OK) {
+        ctx->reseal = 0;
+    }
+
+    return rc;
+}
+
+
+/*
+ * Seals plain into the session cookie, which lives as long as the session:
+ * the token set (cookie store) or the session id (redis store).
+ */
+
+ngx_int_t
+ngx_http_coze_auth_session_cookie(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx, ngx_str_t *ad, u_char *plain, size_t len)
+{
+    time_t                          max_age;
+    ngx_str_t                       value;
+    ngx_http_coze_auth_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
+
+    value.len = ngx_http_coze_auth_cookie_sealed_len(len);
+    value.data = ngx_pnalloc(r->pool, value.len);
     if (value.data == NULL) {
         return NGX_ERROR;
     }
 
     if (ngx_http_coze_auth_cookie_seal(&alcf->keyring->keys[0],
-                                       ngx_http_coze_auth_session_ad.data,
-                                       ngx_http_coze_auth_session_ad.len,
-                                       plain, len, value.data, &out_len)
+                                       ad->data, ad->len, plain, len,
+                                       value.data, &value.len)
         != NGX_HTTP_COZE_AUTH_OK)
     {
-        ngx_http_coze_auth_cleanse(plain, len);
         return NGX_ERROR;
     }
-
-    ngx_http_coze_auth_cleanse(plain, len);
-
-    value.len = out_len;
 
     if (value.len > NGX_HTTP_COZE_AUTH_MAX_COOKIE) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -650,12 +670,10 @@ ngx_http_coze_auth_session_store(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    max_age = ctx->session.created + alcf->session_lifetime - now;
+    max_age = ctx->session.created + alcf->session_lifetime - ngx_time();
     if (max_age < 1) {
         max_age = 1;
     }
-
-    ctx->reseal = 0;
 
     return ngx_http_coze_auth_cookie_set(r, &alcf->cookie->name, &value,
                                          max_age);
