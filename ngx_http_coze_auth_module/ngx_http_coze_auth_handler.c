@@ -101,7 +101,7 @@ ngx_http_coze_auth_access_handler(ngx_http_request_t *r)
     }
 
     if (rc == NGX_DECLINED) {
-        if (ctx->store_down) {
+        if (ctx->rs_state == NGX_HTTP_COZE_AUTH_RS_DOWN) {
             ngx_http_finalize_request(r,
                                   ngx_http_coze_auth_rsession_unavailable(r));
             return NGX_DONE;

@@ -301,7 +301,6 @@ struct ngx_http_coze_auth_ctx_s {
     unsigned                        rs_invalid:1;
     unsigned                        rs_key_error:1;
     unsigned                        rs_old_key:1;   /* re-seal the cookie */
-    unsigned                        store_down:1;
 };
 
 
