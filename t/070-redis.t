@@ -211,6 +211,10 @@ main::redis_start();
 # both workers of B log it when their connection is ready again
 main::await_log('B', $main::BMark, 2, qr/is available again/) >= 2
     or die "node B did not reconnect to Redis\n";
+# node A was started for this block while Redis was still down: its two
+# workers connect too (else a worker without Redis refreshes on its own)
+main::await_clients(4) >= 4
+    or die "node A's workers did not connect to Redis\n";
 --- scenario
 {"steps": [
  {"mock": {"reset": true, "config": {"access_ttl": 30}}},

@@ -65,6 +65,7 @@ package CozeRedis;
 #   node_b_errors([$from])    node B's error.log (from byte offset $from)
 #   node_b_log_size()         its current size, for node_b_errors($from)
 #   await_log($node, $from, $count, $re[, $timeout])  see the function
+#   await_clients($count[, $timeout])  see the function
 #   scenario_defaults($block) the usual expectations of a scenario block
 #   expand_nodes($text)       replaces ${B} with node B's URL and ${R} with
 #                             the control process' URL (for scenarios)
@@ -90,7 +91,7 @@ our $Protected_B = "        add_header X-Node B always;\n"
 our @EXPORT_FUNCS = qw(redis_setup redis_start redis_stop redis_cmd free_port
                        wait_port node_b_start node_b_conf node_b_url
                        node_b_errors node_b_log_size expand_nodes
-                       await_log redis_cmds redis_spawn servroot_path
+                       await_log await_clients redis_cmds redis_spawn servroot_path
                        scenario_defaults);
 our @EXPORT_VARS = qw(RedisPort NodeBPort NodeBRoot NodeBPid RedisCtlPort);
 
@@ -478,6 +479,25 @@ sub await_log {
             $seen = grep { /$re/ } <$fh>;
             close $fh;
         }
+        return $seen if $seen >= $count || Time::HiRes::time() > $deadline;
+        sleep 0.05;
+    }
+}
+
+# waits until redis-server has $count client connections besides the one
+# asking, or $timeout seconds; returns how many it saw.  For a node whose
+# workers started while Redis was down (the runner's node A, restarted for
+# each block): they may not have failed yet when Redis comes back, so they
+# do not all log "is available again"; their connections are what counts.
+sub await_clients {
+    my ($count, $timeout) = @_;
+    my $deadline = Time::HiRes::time() + ($timeout // 8);
+    my $seen = 0;
+    while (1) {
+        my $list = redis_cmd('CLIENT', 'LIST');
+        $seen = defined $list && !ref $list
+              ? grep { !/ cmd=client(?:\|list)? / } split /\n/, $list
+              : 0;
         return $seen if $seen >= $count || Time::HiRes::time() > $deadline;
         sleep 0.05;
     }
