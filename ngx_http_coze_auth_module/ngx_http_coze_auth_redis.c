@@ -589,11 +589,27 @@ ngx_http_coze_auth_redis_exit_process(ngx_http_coze_auth_main_conf_t *amcf)
 }
 
 
+/*
+ * Ready, or this worker's first connection is being made: a command then
+ * waits for it (bounded by connect_timeout), so that the workers of a node
+ * that has just started or reloaded coordinate their first refreshes with
+ * the other nodes.  During an outage callers fall back at once.
+ */
+
 ngx_int_t
 ngx_http_coze_auth_redis_up(ngx_http_coze_auth_main_conf_t *amcf)
 {
-    return amcf->redis
-           && amcf->redis->state == NGX_HTTP_COZE_AUTH_REDIS_READY;
+    ngx_http_coze_auth_redis_t  *rd;
+
+    rd = amcf->redis;
+
+    if (rd == NULL) {
+        return 0;
+    }
+
+    return rd->state == NGX_HTTP_COZE_AUTH_REDIS_READY
+           || (rd->state == NGX_HTTP_COZE_AUTH_REDIS_CONNECTING
+               && !rd->outage_logged);
 }
 
 
@@ -1145,9 +1161,9 @@ ngx_http_coze_auth_redis_send(ngx_http_coze_auth_redis_t *rd,
 
 
 /*
- * Sends a command; NULL when Redis is not available right now (the
- * caller falls back at once).  The handler runs exactly once, unless
- * cancelled.
+ * Sends a command; NULL when Redis is not available right now (see
+ * ngx_http_coze_auth_redis_up(): the caller falls back at once).  The
+ * handler runs exactly once, unless cancelled.
  */
 
 void *
@@ -1165,9 +1181,9 @@ ngx_http_coze_auth_redis_command(ngx_http_coze_auth_main_conf_t *amcf,
 
 
 /*
- * The same, but a command sent while the connection is being made waits
- * for it (bounded by connect_timeout): a worker that has just started
- * must not turn its first sessions away.
+ * The same, but a command sent while any connection is being made, a
+ * reconnection too, waits for it (bounded by connect_timeout): sessions
+ * have no fallback, so they are not turned away while Redis is reachable.
  */
 
 void *

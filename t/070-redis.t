@@ -4,8 +4,10 @@
 #
 # Node A is the nginx the runner starts for each block; node B is a second
 # nginx started once (t/lib/CozeRedis.pm) from a generated configuration
-# (its own prefix "$TEST_NGINX_SERVROOT-b", port, master and 2 workers) and
-# never reloaded: it is the one that proves recovery "without reload".
+# (its own prefix "$TEST_NGINX_SERVROOT-b", port, master and 2 workers),
+# not reloaded before TEST 7: it is the one that proves recovery "without
+# reload".  TEST 8 restarts it while Redis stalls, for a node whose first
+# connection is still being made.
 # redis-server runs on a free port with no persistence and is
 # stopped/started by the blocks' "init" sections.  Cookies are host-only for
 # 127.0.0.1, so the browser driver's jar sends A's session cookie to B as a
@@ -231,6 +233,44 @@ main::await_clients(4) >= 4
      "request": {"get": "${B}/app/storm", "jar": false,
                  "headers": {"Cookie": "coze_session=${old}"}},
      "expect_all": {"status": 200,
+                    "json": {"headers.x-coze-result": "refreshed"}}}]
+ ]},
+ {"label": "one refresh across both nodes", "get": "${mock}/__mock/secrets",
+  "jar": false, "expect": {"requests": {"token:refresh_token": 1}}}
+]}
+
+
+
+=== TEST 8: a node just started, its first connection to Redis not ready yet: its first refresh still waits for the cross-node lock (ONE refresh)
+--- http_config eval
+main::coze_http('web', extra =>
+    "    coze_auth_redis 127.0.0.1:$main::RedisPort db=1 "
+    . "connect_timeout=5s timeout=5s;\n")
+--- init
+# Redis stalls (SIGSTOP) for 1.5 s and node B starts anew meanwhile (same
+# key, db=1 like A): the kernel accepts its workers' connections but their
+# SELECT is not answered, so their first connection is not ready when the
+# storm below reaches them.  A's lock requests (or its own first
+# connection, if it was still being made) wait for Redis as well.
+main::redis_freeze(1500);
+main::node_b_start(redis => "db=1 connect_timeout=5s timeout=5s");
+--- scenario
+{"steps": [
+ {"mock": {"reset": true, "config": {"access_ttl": 30}}},
+ LOGIN
+ {"mock": {"config": {"access_ttl": 900}}},
+ {"set": {"old": "${cookie.main.coze_session}"}},
+ {"parallel": [
+   [{"label": "storm A", "repeat": 10, "concurrency": 10,
+     "request": {"get": "/app/storm", "jar": false,
+                 "headers": {"Cookie": "coze_session=${old}"}},
+     "expect_all": {"status": 200,
+                    "json": {"headers.x-coze-result": "refreshed"}}}],
+   [{"label": "storm B, its workers still connecting", "repeat": 10,
+     "concurrency": 10,
+     "request": {"get": "${B}/app/storm", "jar": false,
+                 "headers": {"Cookie": "coze_session=${old}"}},
+     "expect_all": {"status": 200, "header_re": {"X-Node": "^B$"},
                     "json": {"headers.x-coze-result": "refreshed"}}}]
  ]},
  {"label": "one refresh across both nodes", "get": "${mock}/__mock/secrets",

@@ -26,6 +26,9 @@ package CozeRedis;
 # control process speaks HTTP, one request per connection:
 #   GET /__start, /__stop     start / stop redis-server (idempotent; the
 #                             answer comes once the port is open / closed)
+#   GET /__freeze/MS          SIGSTOP redis-server now, SIGCONT in MS ms:
+#                             the kernel still accepts connections, nothing
+#                             is answered meanwhile (a stalled Redis)
 #   GET /CMD/arg/arg...       a Redis command, arguments percent-decoded,
 #   POST / ["CMD","arg",...]  e.g. /KEYS/coze_auth:session:*  /TTL/${key}
 #   GET /__await_reply/WANT/CMD/arg...
@@ -46,6 +49,7 @@ package CozeRedis;
 # Its configuration is CozeConf's: coze_http('web') plus
 #   coze_auth_redis 127.0.0.1:$RedisPort timeout=500ms;
 # and coze_server(); node_b options (to redis_setup or node_b_start):
+#   redis     => the coze_auth_redis parameters instead of timeout=500ms
 #   http      => more http-level directives (after coze_auth_redis)
 #   server    => more server-level configuration (after the usual locations)
 #   protected => the protected location's extra lines; default: an
@@ -55,13 +59,16 @@ package CozeRedis;
 # Exported (into the caller's package, main for the tests, so "--- init"
 # and eval sections can say main::redis_stop() and $main::RedisPort):
 #   redis_setup(%node_b)      all of the above
-#   redis_start(), redis_stop()  through the control process
+#   redis_start(), redis_stop(), redis_freeze($ms)  through the control
+#                             process
 #   redis_cmd(@args)          one command over RESP, returns a Perl value
 #   redis_cmds($port, [@cmd], ...)  several on one connection, any server
 #   redis_spawn(@args)        another redis-server (stopped at exit): port
 #   servroot_path($suffix)    "$TEST_NGINX_SERVROOT$suffix"
 #   free_port(), wait_port($port, $up)
 #   node_b_start(%node_b), node_b_conf(%node_b), node_b_url()
+#                             node_b_start again: stops the running node B
+#                             and starts it anew (its error.log goes on)
 #   node_b_errors([$from])    node B's error.log (from byte offset $from)
 #   node_b_log_size()         its current size, for node_b_errors($from)
 #   await_log($node, $from, $count, $re[, $timeout])  see the function
@@ -88,7 +95,8 @@ our ($RedisBin, $RedisPort, $RedisPid, $RedisCtlPort, $RedisCtlPid,
 our $Protected_B = "        add_header X-Node B always;\n"
                  . "        proxy_set_header X-Token \$coze_access_token;";
 
-our @EXPORT_FUNCS = qw(redis_setup redis_start redis_stop redis_cmd free_port
+our @EXPORT_FUNCS = qw(redis_setup redis_start redis_stop redis_freeze
+                       redis_cmd free_port
                        wait_port node_b_start node_b_conf node_b_url
                        node_b_errors node_b_log_size expand_nodes
                        await_log await_clients redis_cmds redis_spawn servroot_path
@@ -249,8 +257,25 @@ sub _redis_start_here {
     $RedisPid = _redis_exec($RedisPort);
 }
 
+# when a frozen redis-server is due to go on (time), 0 when it is not frozen
+our $ThawAt = 0;
+
+sub _redis_thaw_here {
+    return unless $ThawAt;
+    kill 'CONT', $RedisPid if $RedisPid;
+    $ThawAt = 0;
+}
+
+sub _redis_freeze_here {
+    my ($ms) = @_;
+    die "redis-server is not running\n" unless $RedisPid;
+    kill 'STOP', $RedisPid;
+    $ThawAt = Time::HiRes::time() + $ms / 1000;
+}
+
 sub _redis_stop_here {
     return unless $RedisPid;
+    _redis_thaw_here();
     kill 'TERM', $RedisPid;
     waitpid($RedisPid, 0);
     $RedisPid = undef;
@@ -315,7 +340,13 @@ sub _ctl_handle {
         }
         return _ctl_reply($c, 200, { reply => $v });
     }
+    if ($cmd[0] eq '__freeze' && @cmd == 2 && $cmd[1] =~ /^\d+$/) {
+        eval { _redis_freeze_here($cmd[1]) };
+        return _ctl_reply($c, 500, { error => "$@" }) if $@;
+        return _ctl_reply($c, 200, { reply => 'frozen' });
+    }
     if ($cmd[0] eq '__start' || $cmd[0] eq '__stop') {
+        _redis_thaw_here();
         eval { $cmd[0] eq '__start' ? _redis_start_here() : _redis_stop_here() };
         return _ctl_reply($c, 500, { error => "$@" }) if $@;
         return _ctl_reply($c, 200, { reply => $RedisPid ? 'running' : 'stopped',
@@ -336,7 +367,16 @@ sub _ctl_serve {
     my $sel = IO::Select->new($listener);
     # also ends when the test process is gone, however it ended
     while (!$stop && getppid() == $parent) {
-        next unless $sel->can_read(0.5);
+        my $wait = 0.5;
+        if ($ThawAt) {
+            my $left = $ThawAt - Time::HiRes::time();
+            if ($left <= 0) {
+                _redis_thaw_here();
+            } elsif ($left < $wait) {
+                $wait = $left;
+            }
+        }
+        next unless $sel->can_read($wait);
         my $c = $listener->accept or next;
         eval { _ctl_handle($c) };
         alarm 0;
@@ -383,6 +423,7 @@ sub _ctl_call {
 
 sub redis_start { _ctl_call('/__start') }
 sub redis_stop  { _ctl_call('/__stop') if $RedisCtlPid }
+sub redis_freeze { _ctl_call("/__freeze/$_[0]") }
 
 # --- node B ----------------------------------------------------------------
 
@@ -391,7 +432,8 @@ sub node_b_url { "http://127.0.0.1:$NodeBPort" }
 sub node_b_conf {
     my (%opt) = @_;
     my $conf = CozeConf::coze_http($opt{app} || 'web')
-             . "    coze_auth_redis 127.0.0.1:$RedisPort timeout=500ms;\n"
+             . "    coze_auth_redis 127.0.0.1:$RedisPort "
+             . ($opt{redis} // 'timeout=500ms') . ";\n"
              . ($opt{http} // '');
     my $server = CozeConf::coze_server(
         protected => $opt{protected} // $Protected_B) . ($opt{server} // '');
@@ -430,8 +472,15 @@ _EOC_
 
 sub node_b_start {
     my (%opt) = @_;
-    $NodeBRoot = _servroot() . '-b';
-    system('rm', '-rf', $NodeBRoot);
+    if ($NodeBPid) {
+        kill 'QUIT', $NodeBPid;
+        waitpid($NodeBPid, 0);
+        $NodeBPid = undef;
+        wait_port($NodeBPort, 0);
+    } else {
+        $NodeBRoot = _servroot() . '-b';
+        system('rm', '-rf', $NodeBRoot);
+    }
     mkdir $NodeBRoot;
     mkdir "$NodeBRoot/$_" for qw(logs conf);
     open my $fh, '>', "$NodeBRoot/conf/nginx.conf" or die "$!\n";
