@@ -96,11 +96,10 @@ our $Protected_B = "        add_header X-Node B always;\n"
                  . "        proxy_set_header X-Token \$coze_access_token;";
 
 our @EXPORT_FUNCS = qw(redis_setup redis_start redis_stop redis_freeze
-                       redis_cmd free_port
-                       wait_port node_b_start node_b_conf node_b_url
-                       node_b_errors node_b_log_size expand_nodes
-                       await_log await_clients redis_cmds redis_spawn servroot_path
-                       scenario_defaults);
+                       redis_cmd free_port wait_port node_b_start node_b_conf
+                       node_b_url node_b_errors node_b_log_size expand_nodes
+                       await_log await_clients redis_cmds redis_spawn
+                       servroot_path scenario_defaults);
 our @EXPORT_VARS = qw(RedisPort NodeBPort NodeBRoot NodeBPid RedisCtlPort);
 
 our $Owner = $$;     # only the test process stops what it started
