@@ -204,12 +204,7 @@ _EOC_
         my $gen = $Generate{$g} or die "no scenario generator \"$g\"\n";
         $block->set_value("request", "POST /t\n" . $Json->encode($gen->()));
     }
-    $block->set_value("response_body_like", "^PASS \\d+ checks\n")
-        unless defined $block->response_body_like;
-    $block->set_value("error_code", 200) unless defined $block->error_code;
-    $block->set_value("timeout", 60) unless defined $block->timeout;
-    $block->set_value("no_error_log", "[alert]\n[crit]\n[emerg]\n")
-        unless defined $block->no_error_log;
+    scenario_defaults($block);
 });
 
 run_tests();

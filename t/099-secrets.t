@@ -157,12 +157,7 @@ add_block_preprocessor(sub {
     $block->set_value("config", $Config) unless defined $block->config;
     $block->set_value("request", "POST /t\n$Scenario")
         unless defined $block->request;
-    $block->set_value("response_body_like", "^PASS \\d+ checks\n")
-        unless defined $block->response_body_like;
-    $block->set_value("error_code", 200) unless defined $block->error_code;
-    $block->set_value("timeout", 30) unless defined $block->timeout;
-    $block->set_value("no_error_log", "[alert]\n[crit]\n[emerg]\n")
-        unless defined $block->no_error_log;
+    scenario_defaults($block, 30);
 });
 
 

@@ -73,7 +73,6 @@ package CozeRedis;
 #   node_b_log_size()         its current size, for node_b_errors($from)
 #   await_log($node, $from, $count, $re[, $timeout])  see the function
 #   await_clients($count[, $timeout])  see the function
-#   scenario_defaults($block) the usual expectations of a scenario block
 #   expand_nodes($text)       replaces ${B} with node B's URL and ${R} with
 #                             the control process' URL (for scenarios)
 #   $RedisPort $NodeBPort $NodeBRoot $NodeBPid $RedisCtlPort
@@ -99,7 +98,7 @@ our @EXPORT_FUNCS = qw(redis_setup redis_start redis_stop redis_freeze
                        redis_cmd free_port wait_port node_b_start node_b_conf
                        node_b_url node_b_errors node_b_log_size expand_nodes
                        await_log await_clients redis_cmds redis_spawn
-                       servroot_path scenario_defaults);
+                       servroot_path);
 our @EXPORT_VARS = qw(RedisPort NodeBPort NodeBRoot NodeBPid RedisCtlPort);
 
 our $Owner = $$;     # only the test process stops what it started
@@ -570,18 +569,6 @@ sub redis_setup {
     _ctl_start();
     redis_start();
     node_b_start(%node_b);
-}
-
-# what every scenario block of the multi-node files expects unless it says
-# otherwise: the driver's PASS line, and no alert, crit or emerg
-sub scenario_defaults {
-    my ($block) = @_;
-    $block->set_value("response_body_like", "^PASS \\d+ checks\n")
-        unless defined $block->response_body_like;
-    $block->set_value("error_code", 200) unless defined $block->error_code;
-    $block->set_value("timeout", 60) unless defined $block->timeout;
-    $block->set_value("no_error_log", "[alert]\n[crit]\n[emerg]\n")
-        unless defined $block->no_error_log;
 }
 
 sub expand_nodes {

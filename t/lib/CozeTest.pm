@@ -40,6 +40,11 @@ package CozeTest;
 #                         apps => $file, args => [extra arguments],
 #                         cert => $pem, key => $key
 #   stop_mock($port)      stop an instance started by start_mock
+#   scenario_defaults($block[, $timeout])  for a block preprocessor: what a
+#                         scenario block expects unless it says otherwise:
+#                         status 200, the driver's "PASS n checks" line, no
+#                         alert, crit or emerg in error.log; timeout in
+#                         seconds (default 60)
 #   repo_root(), data_dir()
 
 use strict;
@@ -54,7 +59,7 @@ use Time::HiRes qw(sleep time);
 
 our @EXPORT_FUNCS = qw(mock_url mock_port mock_tls_url data_file read_file
                        start_mock stop_mock repo_root data_dir
-                       shared_data_file);
+                       shared_data_file scenario_defaults);
 
 # helpers visible in "--- eval" sections (no read_file: see above)
 our @EXPORT_TO_FILTER = qw(mock_url mock_port mock_tls_url data_file
@@ -118,6 +123,17 @@ sub read_file ($) {
     my $data = <$fh>;
     close $fh;
     return $data;
+}
+
+sub scenario_defaults {
+    my ($block, $timeout) = @_;
+    $block->set_value("response_body_like", "^PASS \\d+ checks\n")
+        unless defined $block->response_body_like;
+    $block->set_value("error_code", 200) unless defined $block->error_code;
+    $block->set_value("timeout", $timeout // 60)
+        unless defined $block->timeout;
+    $block->set_value("no_error_log", "[alert]\n[crit]\n[emerg]\n")
+        unless defined $block->no_error_log;
 }
 
 sub _servroot () {
