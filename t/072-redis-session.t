@@ -96,6 +96,29 @@ sub login_b {
 _EOS_
 }
 
+# STOP_REDIS: the sizes of both nodes' error logs (amark, bmark), then
+# redis-server stopped.  START_REDIS: redis-server started again (empty)
+# and both workers of each node reconnected by themselves (each logs "is
+# available again" after the mark).
+my $StopRedis = <<'_EOS_';
+ {"label": "marks in the error logs", "get": "${R}/__log_size/A", "jar": false,
+  "save": {"amark": "json.reply"}},
+ {"get": "${R}/__log_size/B", "jar": false, "save": {"bmark": "json.reply"}},
+ {"label": "stop Redis", "get": "${R}/__stop", "jar": false,
+  "expect": {"status": 200, "json": {"reply": "stopped"}}}
+_EOS_
+my $StartRedis = <<'_EOS_';
+ {"label": "start Redis (empty)", "get": "${R}/__start", "jar": false,
+  "expect": {"status": 200, "json": {"reply": "running"}}},
+ {"label": "both workers of A reconnect by themselves",
+  "get": "${R}/__await_log/A/${amark}/2/is%20available%20again", "jar": false,
+  "expect": {"status": 200}},
+ {"label": "both workers of B reconnect by themselves",
+  "get": "${R}/__await_log/B/${bmark}/2/is%20available%20again", "jar": false,
+  "expect": {"status": 200}}
+_EOS_
+chomp($StopRedis, $StartRedis);
+
 # RESET: the mock (access tokens valid 15 min unless said otherwise) and an
 # empty Redis
 sub reset_steps {
@@ -130,6 +153,8 @@ add_block_preprocessor(sub {
         $s =~ s/^\s*LOGIN\(([^)]*)\),?\s*$/login(split m{\s*,\s*}, $1)/mge;
         $s =~ s/^\s*LOGIN,?\s*$/login('main', 1, 't0', 'rt0')/mge;
         $s =~ s/^\s*LOGIN_B\((\w+)\),?\s*$/login_b($1)/mge;
+        $s =~ s/^\s*STOP_REDIS(,?)\s*$/$StopRedis$1/mg;
+        $s =~ s/^\s*START_REDIS(,?)\s*$/$StartRedis$1/mg;
         $s = expand_nodes($s);
         $block->set_value("request", "POST /t\n$s");
     }
@@ -403,11 +428,7 @@ CozeConf::coze_http('web')
  {"set": {"old": "${cookie.main.coze_session}"}},
  {"label": "works before", "get": "/app/a",
   "expect": {"status": 200, "json": {"headers.x-coze-result": "ok"}}},
- {"label": "marks in the error logs", "get": "${R}/__log_size/A", "jar": false,
-  "save": {"amark": "json.reply"}},
- {"get": "${R}/__log_size/B", "jar": false, "save": {"bmark": "json.reply"}},
- {"label": "stop Redis", "get": "${R}/__stop", "jar": false,
-  "expect": {"status": 200, "json": {"reply": "stopped"}}},
+ STOP_REDIS,
  {"label": "navigation on A: 503 page", "get": "/app/a",
   "expect": {"status": 503,
              "header_re": {"Content-Type": "^text/html", "Retry-After": "^\\d+$"},
@@ -459,11 +480,7 @@ CozeConf::coze_http('web')
  {"label": "revoke on A: 503 JSON", "get": "/admin/revoke?user_id=${default_user}",
   "method": "POST", "body": "", "jar": false,
   "expect": {"status": 503, "header_re": {"Content-Type": "^application/json"}}},
- {"label": "start Redis again (empty)", "get": "${R}/__start", "jar": false,
-  "expect": {"status": 200, "json": {"reply": "running"}}},
- {"label": "both workers of B reconnect by themselves (the next block needs them)",
-  "get": "${R}/__await_log/B/${bmark}/2/is%20available%20again", "jar": false,
-  "expect": {"status": 200}}
+ START_REDIS
 ]}
 --- error_log eval
 "redis 127.0.0.1:$main::RedisPort unavailable"
@@ -478,21 +495,10 @@ CozeConf::coze_http('web')
  {"set": {"old": "${cookie.main.coze_session}"}},
  {"label": "on B", "get": "${B}/app/b",
   "expect": {"status": 200, "json": {"headers.x-coze-result": "ok"}}},
- {"label": "marks in the error logs", "get": "${R}/__log_size/A", "jar": false,
-  "save": {"amark": "json.reply"}},
- {"get": "${R}/__log_size/B", "jar": false, "save": {"bmark": "json.reply"}},
- {"label": "stop Redis", "get": "${R}/__stop", "jar": false,
-  "expect": {"status": 200, "json": {"reply": "stopped"}}},
+ STOP_REDIS,
  {"label": "503 meanwhile", "get": "/app/a", "headers": {"Accept": "application/json"},
   "expect": {"status": 503}},
- {"label": "start Redis (empty)", "get": "${R}/__start", "jar": false,
-  "expect": {"status": 200, "json": {"reply": "running"}}},
- {"label": "both workers of A reconnect by themselves",
-  "get": "${R}/__await_log/A/${amark}/2/is%20available%20again", "jar": false,
-  "expect": {"status": 200}},
- {"label": "both workers of B reconnect by themselves",
-  "get": "${R}/__await_log/B/${bmark}/2/is%20available%20again", "jar": false,
-  "expect": {"status": 200}},
+ START_REDIS,
  {"label": "old cookie on A: navigation", "get": "/app/a", "jar": false,
   "headers": {"Cookie": "coze_session=${old}"},
   "expect": {"status": 302, "location_re": "/authorize\\?|[?&]return_to=",
