@@ -379,6 +379,7 @@ char *
 ngx_http_coze_auth_redis_check(ngx_conf_t *cf,
     ngx_http_coze_auth_loc_conf_t *alcf)
 {
+    const char                      *what;
     ngx_http_coze_auth_main_conf_t  *amcf;
 
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_coze_auth_module);
@@ -387,26 +388,25 @@ ngx_http_coze_auth_redis_check(ngx_conf_t *cf,
         alcf->session_store = NGX_HTTP_COZE_AUTH_STORE_COOKIE;
     }
 
-    if (alcf->session_store == NGX_HTTP_COZE_AUTH_STORE_REDIS
-        && amcf->redis_conf == NULL)
-    {
+    if (alcf->session_store == NGX_HTTP_COZE_AUTH_STORE_REDIS) {
+        what = "coze_auth_session_store redis";
+
+    } else if (alcf->endpoint == NGX_HTTP_COZE_AUTH_EP_REVOKE) {
+        what = "coze_auth_revoke";
+
+    } else {
+        return NGX_CONF_OK;
+    }
+
+    if (amcf->redis_conf == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"coze_auth_session_store redis\" requires "
-                           "\"coze_auth_redis\" at the http level");
+                           "\"%s\" requires \"coze_auth_redis\" at the "
+                           "http level", what);
         return NGX_CONF_ERROR;
     }
 
     if (alcf->session_store == NGX_HTTP_COZE_AUTH_STORE_REDIS) {
         amcf->redis_conf->sessions = 1;
-    }
-
-    if (alcf->endpoint == NGX_HTTP_COZE_AUTH_EP_REVOKE
-        && amcf->redis_conf == NULL)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"coze_auth_revoke\" requires "
-                           "\"coze_auth_redis\" at the http level");
-        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
