@@ -1039,7 +1039,11 @@ ngx_http_coze_auth_strip_cookies(ngx_http_request_t *r)
 
             if (ngx_http_coze_auth_is_ours(alcf->cookie, &n)) {
                 if (out == NULL) {
-                    out = ngx_pnalloc(r->pool, h->value.len);
+                    /*
+                     * each pair kept is written back after "; ": pairs the
+                     * client separated with a bare ";" grow by a byte
+                     */
+                    out = ngx_pnalloc(r->pool, 2 * h->value.len);
                     if (out == NULL) {
                         return NGX_ERROR;
                     }
