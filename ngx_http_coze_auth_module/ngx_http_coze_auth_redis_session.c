@@ -403,7 +403,11 @@ ngx_http_coze_auth_rsession_fetch(ngx_http_request_t *r,
 
     ctx->rs_old_key = (key_index != 0);
 
-    if (ngx_http_coze_auth_rs_keys(r, ctx, id) != NGX_OK) {
+    rc = ngx_http_coze_auth_rs_keys(r, ctx, id);
+
+    ngx_http_coze_auth_cleanse(id, sizeof(id));
+
+    if (rc != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -24,8 +24,6 @@ static ngx_int_t ngx_http_coze_auth_is_ours(ngx_http_coze_auth_cookie_conf_t
 static ngx_int_t ngx_http_coze_auth_push_cookie(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value, time_t max_age, ngx_str_t *attrs);
 static uint32_t ngx_http_coze_auth_scache_hash(ngx_str_t *value);
-static ngx_int_t ngx_http_coze_auth_scache_eq(u_char *a, u_char *b,
-    size_t len);
 static ngx_int_t ngx_http_coze_auth_scache_get(ngx_http_request_t *r,
     void *keyring, ngx_str_t *value, ngx_str_t *plain, size_t *key_index);
 static void ngx_http_coze_auth_scache_put(ngx_http_request_t *r,
@@ -347,30 +345,6 @@ ngx_http_coze_auth_scache_hash(ngx_str_t *value)
 }
 
 
-/* constant time, a word at a time */
-
-static ngx_int_t
-ngx_http_coze_auth_scache_eq(u_char *a, u_char *b, size_t len)
-{
-    size_t    i;
-    uint64_t  x, y, d;
-
-    d = 0;
-
-    for (i = 0; i + 8 <= len; i += 8) {
-        ngx_memcpy(&x, a + i, 8);
-        ngx_memcpy(&y, b + i, 8);
-        d |= x ^ y;
-    }
-
-    for ( /* void */ ; i < len; i++) {
-        d |= (uint64_t) (a[i] ^ b[i]);
-    }
-
-    return d == 0;
-}
-
-
 static ngx_int_t
 ngx_http_coze_auth_scache_get(ngx_http_request_t *r, void *keyring,
     ngx_str_t *value, ngx_str_t *plain, size_t *key_index)
@@ -390,7 +364,7 @@ ngx_http_coze_auth_scache_get(ngx_http_request_t *r, void *keyring,
                       NGX_HTTP_COZE_AUTH_KID_LEN) != 0
         || e->hash != hash
         || e->len != value->len
-        || !ngx_http_coze_auth_scache_eq(e->data, value->data, value->len))
+        || !ngx_http_coze_auth_memeq(e->data, value->data, value->len))
     {
         return NGX_DECLINED;
     }
