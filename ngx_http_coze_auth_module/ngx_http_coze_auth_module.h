@@ -351,7 +351,7 @@ ngx_int_t ngx_http_coze_auth_session_store(ngx_http_request_t *r,
 ngx_int_t ngx_http_coze_auth_session_cookie(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx, ngx_str_t *ad, u_char *plain, size_t len);
 ngx_int_t ngx_http_coze_auth_session_check(ngx_http_request_t *r,
-    ngx_http_coze_auth_ctx_t *ctx, size_t key_index);
+    ngx_http_coze_auth_ctx_t *ctx, ngx_uint_t old_key);
 ngx_int_t ngx_http_coze_auth_cookie_get(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value);
 ngx_int_t ngx_http_coze_auth_cookie_set(ngx_http_request_t *r,

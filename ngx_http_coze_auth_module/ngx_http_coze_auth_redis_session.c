@@ -512,8 +512,9 @@ ngx_http_coze_auth_rsession_load(ngx_http_request_t *r,
         goto invalid;
     }
 
+    /* the id cookie or the record sealed with an older key */
     return ngx_http_coze_auth_session_check(r, ctx,
-                                            ctx->rs_old_key ? 1 : key_index);
+                                            ctx->rs_old_key || key_index != 0);
 
 invalid:
 

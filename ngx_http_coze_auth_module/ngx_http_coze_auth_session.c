@@ -511,18 +511,18 @@ ngx_http_coze_auth_session_load(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    return ngx_http_coze_auth_session_check(r, ctx, key_index);
+    return ngx_http_coze_auth_session_check(r, ctx, key_index != 0);
 }
 
 
 /*
- * The opened session's lifetime and idle timeout; key_index is that of
- * the key that opened it (not 0: re-seal with the current key).
+ * The opened session's lifetime and idle timeout; old_key: it was sealed
+ * with an older key (re-seal it with the current one).
  */
 
 ngx_int_t
 ngx_http_coze_auth_session_check(ngx_http_request_t *r,
-    ngx_http_coze_auth_ctx_t *ctx, size_t key_index)
+    ngx_http_coze_auth_ctx_t *ctx, ngx_uint_t old_key)
 {
     time_t                          now;
     ngx_http_coze_auth_loc_conf_t  *alcf;
@@ -551,7 +551,7 @@ ngx_http_coze_auth_session_check(ngx_http_request_t *r,
      * sealed with an older key: re-seal with the current one; and keep
      * the idle clock roughly current without a Set-Cookie per request
      */
-    if (key_index != 0
+    if (old_key
         || (alcf->idle_timeout
             && now - ctx->session.last_seen > alcf->idle_timeout / 10))
     {
