@@ -100,13 +100,13 @@ ngx_http_coze_auth_access_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (rc == NGX_DECLINED) {
-        if (ctx->rs_state == NGX_HTTP_COZE_AUTH_RS_DOWN) {
-            ngx_http_finalize_request(r,
+    if (rc == NGX_BUSY) {
+        ngx_http_finalize_request(r,
                                   ngx_http_coze_auth_rsession_unavailable(r));
-            return NGX_DONE;
-        }
+        return NGX_DONE;
+    }
 
+    if (rc == NGX_DECLINED) {
         return ngx_http_coze_auth_unauthenticated(r, ctx);
     }
 

@@ -902,7 +902,7 @@ ngx_http_coze_auth_userinfo_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->rs_state == NGX_HTTP_COZE_AUTH_RS_DOWN) {
+    if (rc == NGX_BUSY) {
         return ngx_http_coze_auth_rsession_unavailable(r);
     }
 

@@ -451,7 +451,7 @@ ngx_http_coze_auth_rsession_load(ngx_http_request_t *r,
     case NGX_HTTP_COZE_AUTH_RS_DOWN:
         ctx->session_checked = 1;
         ctx->result = NGX_HTTP_COZE_AUTH_R_ERROR;
-        return NGX_DECLINED;
+        return NGX_BUSY;
 
     default:
         break;

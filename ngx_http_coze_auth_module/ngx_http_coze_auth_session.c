@@ -440,7 +440,8 @@ ngx_http_coze_auth_scache_flush(void)
 /*
  * Opens the session cookie into ctx->session.  A missing, tampered,
  * foreign or expired cookie is simply "no session": NGX_DECLINED with
- * ctx->result saying why.
+ * ctx->result saying why.  NGX_BUSY: the sessions are in Redis and it is
+ * unavailable (no telling whether there is a session).
  */
 
 ngx_int_t
@@ -453,7 +454,12 @@ ngx_http_coze_auth_session_load(ngx_http_request_t *r,
     ngx_http_coze_auth_loc_conf_t  *alcf;
 
     if (ctx->session_checked) {
-        return ctx->has_session ? NGX_OK : NGX_DECLINED;
+        if (ctx->has_session) {
+            return NGX_OK;
+        }
+
+        return ctx->rs_state == NGX_HTTP_COZE_AUTH_RS_DOWN ? NGX_BUSY
+                                                            : NGX_DECLINED;
     }
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_coze_auth_module);
