@@ -436,20 +436,30 @@ ngx_http_coze_auth_wait_over(ngx_event_t *ev)
 
     ngx_http_coze_auth_unqueue(ctx);
 
-    ctx->waiting = 0;
-
     if ((ngx_msec_int_t) (ngx_current_msec - ctx->wait_deadline) >= 0) {
         ctx->wait_timed_out = 1;
     }
 
     ngx_http_set_log_request(c->log, r);
 
+    ngx_http_coze_auth_run_phases(r, ctx);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* a request parked in the access phase goes on: the phase runs again */
+
+void
+ngx_http_coze_auth_run_phases(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx)
+{
+    ctx->waiting = 0;
+
     r->read_event_handler = ngx_http_block_reading;
     r->write_event_handler = ngx_http_core_run_phases;
 
     ngx_http_core_run_phases(r);
-
-    ngx_http_run_posted_requests(c);
 }
 
 

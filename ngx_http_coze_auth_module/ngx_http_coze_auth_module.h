@@ -445,6 +445,8 @@ void ngx_http_coze_auth_store_key(u_char *hash, const char *purpose,
     ngx_str_t *a, ngx_str_t *b);
 
 /* call.c: waiting for a shared record */
+void ngx_http_coze_auth_run_phases(ngx_http_request_t *r,
+    ngx_http_coze_auth_ctx_t *ctx);
 ngx_int_t ngx_http_coze_auth_wait(ngx_http_request_t *r,
     ngx_http_coze_auth_ctx_t *ctx);
 void ngx_http_coze_auth_wake(ngx_http_coze_auth_main_conf_t *amcf,

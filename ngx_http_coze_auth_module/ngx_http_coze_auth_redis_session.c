@@ -40,8 +40,6 @@ static ngx_int_t ngx_http_coze_auth_rs_send(ngx_http_request_t *r,
 static void ngx_http_coze_auth_rs_reply(void *data,
     ngx_http_coze_auth_redis_reply_t *reply);
 static void ngx_http_coze_auth_rs_resume(ngx_event_t *ev);
-static void ngx_http_coze_auth_rs_phases(ngx_http_request_t *r,
-    ngx_http_coze_auth_ctx_t *ctx);
 static void ngx_http_coze_auth_rs_logged(void *data,
     ngx_http_coze_auth_redis_reply_t *reply);
 static ngx_int_t ngx_http_coze_auth_rs_keys(ngx_http_request_t *r,
@@ -315,19 +313,6 @@ ngx_http_coze_auth_rs_resume(ngx_event_t *ev)
 }
 
 
-static void
-ngx_http_coze_auth_rs_phases(ngx_http_request_t *r,
-    ngx_http_coze_auth_ctx_t *ctx)
-{
-    ctx->waiting = 0;
-
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
-}
-
-
 /* answers of writes nobody waits for */
 
 static void
@@ -417,7 +402,7 @@ ngx_http_coze_auth_rsession_fetch(ngx_http_request_t *r,
     argvlen[1] = ctx->rs_key.len;
 
     rc = ngx_http_coze_auth_rs_send(r, ctx, 2, argv, argvlen,
-                                    ngx_http_coze_auth_rs_phases);
+                                    ngx_http_coze_auth_run_phases);
 
     if (rc == NGX_AGAIN) {
         ctx->waiting = 1;
